@@ -1,0 +1,96 @@
+"""The running node's context, for code deep inside a node (samplers, loaders).
+
+The executor sets a :class:`NodeContext` in a context variable around every node call (async nodes get it
+through their task's copied context). Node code calls :func:`progress` to report steps and send previews,
+and :func:`check_interrupt` in long loops; both raise :class:`~graph.errors.Interrupted` once the run is
+cancelled, which is how a cancel reaches the middle of a sampler.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+from graph.errors import Interrupted
+
+
+class CancelToken:
+    """A thread-safe cancel flag shared by a run and whoever may stop it."""
+
+    __slots__ = ("_event", "reason")
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self.reason: str | None = None
+
+    def cancel(self, reason: str = "interrupted") -> None:
+        self.reason = reason
+        self._event.set()
+
+    def reset(self) -> None:
+        self.reason = None
+        self._event.clear()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def check(self) -> None:
+        """Raise :class:`Interrupted` if cancelled."""
+        if self._event.is_set():
+            raise Interrupted(self.reason or "interrupted")
+
+
+@dataclass(frozen=True, slots=True)
+class NodeContext:
+    """Where the current call is: the prompt, the node, the list index, and how to report."""
+
+    prompt_id: str
+    node_id: str
+    display_node_id: str
+    type_name: str
+    list_index: int
+    cancel: CancelToken
+    report: Callable[[float, float, Any], None]
+    #: Per-run settings for nodes (e.g. ``preview_method``), from the job's extra data.
+    extra: dict[str, Any]
+
+
+_current: ContextVar[NodeContext | None] = ContextVar("latentloom_node_context", default=None)
+
+
+def current() -> NodeContext | None:
+    """The context of the node being run, or None outside a run."""
+    return _current.get()
+
+
+def progress(value: float, total: float, preview: Any = None) -> None:
+    """Report progress ``value`` of ``total`` for the current node (and an optional preview image).
+
+    Raises:
+        Interrupted: the run was cancelled.
+    """
+    ctx = _current.get()
+    if ctx is None:
+        return
+    ctx.cancel.check()
+    ctx.report(value, total, preview)
+
+
+def check_interrupt() -> None:
+    """Raise :class:`Interrupted` if the current run was cancelled; a no-op outside a run."""
+    ctx = _current.get()
+    if ctx is not None:
+        ctx.cancel.check()
+
+
+def set_current(ctx: NodeContext | None) -> Any:
+    """Install ``ctx`` (executor use); returns a token for :func:`reset_current`."""
+    return _current.set(ctx)
+
+
+def reset_current(token: Any) -> None:
+    _current.reset(token)
