@@ -57,6 +57,8 @@ class NodeContext:
     report: Callable[[float, float, Any], None]
     #: Per-run settings for nodes (e.g. ``preview_method``), from the job's extra data.
     extra: dict[str, Any]
+    #: The application's services for nodes (folders, model manager), opaque to the engine.
+    runtime: Any = None
 
 
 _current: ContextVar[NodeContext | None] = ContextVar("latentloom_node_context", default=None)
@@ -85,6 +87,12 @@ def check_interrupt() -> None:
     ctx = _current.get()
     if ctx is not None:
         ctx.cancel.check()
+
+
+def runtime() -> Any:
+    """The runtime services of the executor running the current node (None outside a run)."""
+    ctx = _current.get()
+    return None if ctx is None else ctx.runtime
 
 
 def set_current(ctx: NodeContext | None) -> Any:

@@ -106,10 +106,12 @@ class Executor:
         registry: where node specs come from.
         cache: the result cache policy (default: results of the last run, ComfyUI's classic).
         hooks: called with every :class:`~graph.events.Event` of every run.
+        runtime: services handed to nodes through their context (folders, model manager); opaque here.
     """
 
-    def __init__(self, registry: Registry, cache: Cache | None = None, hooks: Callable[[Event], None] | None = None) -> None:
+    def __init__(self, registry: Registry, cache: Cache | None = None, hooks: Callable[[Event], None] | None = None, runtime: Any = None) -> None:
         self.registry = registry
+        self.runtime = runtime
         self.cache: Cache = cache if cache is not None else LastRunCache()
         self.hooks = hooks
         self._objects: dict[tuple[str, str], Any] = {}
@@ -472,7 +474,7 @@ class _Run:
         def report(value: float, total: float, preview: Any) -> None:
             self._emit(Progress(self.prompt_id, node_id, value, total, preview))
 
-        return NodeContext(self.prompt_id, node_id, self.graph.display_id(node_id), spec.type_name, index, self.cancel, report, self.extra)
+        return NodeContext(self.prompt_id, node_id, self.graph.display_id(node_id), spec.type_name, index, self.cancel, report, self.extra, self.ex.runtime)
 
     def _call(self, node_id: str, spec: NodeSpec, instance: Any, index: int, kwargs: dict[str, Any]) -> Any:
         blocker = _find_blocker(kwargs, spec.input_is_list)

@@ -1,0 +1,93 @@
+"""Assembling latentloom: settings in, a ready engine out.
+
+The CLI and the server both call :func:`build_runtime` with a :class:`Settings` value; it builds the folders,
+the registry (built-in packs, custom_nodes folders, entry points), the cache policy and the engine, and
+returns them in a :class:`Runtime`. The runtime is also what nodes receive as their services
+(``graph.context.runtime()``): the folders to read and write, the settings, and later the model manager.
+Nothing here is global; two runtimes in one process do not see each other.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from graph.cache import Cache, make_cache
+from graph.engine import Engine
+from graph.events import Event
+from nodes.paths import Folders
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a command line can set. Values round-trip to JSON (``dataclasses.asdict``).
+
+    Args:
+        base_dir: holds models/, custom_nodes/, input/, output/, temp/ and user/.
+        custom_nodes: extra custom_nodes folders, searched after ``<base>/custom_nodes``.
+        cache: ``last`` (ComfyUI's classic), ``lru``, ``ram`` or ``none``.
+        cache_lru: entries kept by the ``lru`` policy. cache_ram_gb: free-RAM threshold of ``ram``.
+        disk_cache: keep serialisable results on disk under ``<user>/cache`` across restarts.
+        entry_points: load node packs installed as Python packages (entry-point group latentloom.nodes).
+    """
+
+    base_dir: str = "."
+    output_dir: str | None = None
+    input_dir: str | None = None
+    temp_dir: str | None = None
+    user_dir: str | None = None
+    custom_nodes: tuple[str, ...] = ()
+    disable_custom_nodes: bool = False
+    entry_points: bool = True
+    cache: str = "last"
+    cache_lru: int = 64
+    cache_ram_gb: float = 4.0
+    disk_cache: bool = False
+    disk_cache_gb: float = 4.0
+    preview_method: str = "none"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Runtime:
+    """The assembled application: what the CLI and the server drive, and what nodes see."""
+
+    settings: Settings
+    folders: Folders
+    registry: Any
+    load_report: Any
+    engine: Engine
+    services: dict[str, Any] = field(default_factory=dict)
+
+
+def build_runtime(settings: Settings, hooks: Callable[[Event], None] | None = None) -> Runtime:
+    """Build folders, registry, cache and engine from ``settings``."""
+    from nodes.registry import default_registry
+
+    folders = Folders.at(
+        settings.base_dir,
+        output=settings.output_dir,
+        input=settings.input_dir,
+        temp=settings.temp_dir,
+        user=settings.user_dir,
+        custom_nodes=settings.custom_nodes,
+    )
+    node_dirs: Sequence[Path] = () if settings.disable_custom_nodes else folders.custom_nodes
+    registry, report = default_registry(custom_node_dirs=node_dirs, entry_points=settings.entry_points)
+    runtime = Runtime(settings, folders, registry, report, Engine(registry))
+    runtime.engine = Engine(registry, _cache(settings, folders), hooks, runtime)
+    return runtime
+
+
+def _cache(settings: Settings, folders: Folders) -> Cache:
+    disk_dir = None
+    codec = None
+    if settings.disk_cache:
+        from nodes.codec import TensorCodec
+
+        disk_dir = os.fspath(folders.user / "cache")
+        codec = TensorCodec()
+    return make_cache(settings.cache, lru_size=settings.cache_lru, ram_free_gb=settings.cache_ram_gb, disk_dir=disk_dir, disk_max_gb=settings.disk_cache_gb, codec=codec)
