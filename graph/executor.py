@@ -21,9 +21,11 @@ The path of a run
      its outputs then resolve from the links it returned;
    * *async nodes* start as tasks on the run's private event loop and are parked; other ready nodes run
      meanwhile and the loop is driven whenever nothing else is ready, so async nodes overlap.
-4. **Release.** Each node holds a reference count of the consumers still to finish; when it drops to zero
-   the run forgets the value (the cache decides separately what outlives the run). Root values are kept for
-   the :class:`RunResult`.
+4. **Release.** Each node's value holds a count of the links to it from nodes of the run's graph (counted
+   when keys are computed, so consumers reached later through lazy inputs are included). A consumer that
+   finishes, or that is served from the cache and so reads nothing, gives its counts back; at zero the run
+   forgets the value (the cache decides separately what outlives the run). Values feeding a lazy input that
+   is never requested stay until the run ends. Root values are kept for the :class:`RunResult`.
 
 The cancel token is checked before every node and at every progress report (``graph.context.progress``).
 The executor reports what happens through typed events (``graph/events.py``) and returns a
@@ -43,6 +45,7 @@ from typing import Any, Literal
 
 from graph import context as ctxmod
 from graph.cache import Cache, CacheEntry, LastRunCache, canonical, node_key
+from graph.calls import Blocked, await_, completed, find_blocker, merge, merge_expanded, merge_ui, normalise, short, split_calls
 from graph.context import CancelToken, NodeContext
 from graph.dynamic import DynamicGraph
 from graph.errors import Interrupted, NodeFailed
@@ -60,7 +63,7 @@ from graph.events import (
     Progress,
 )
 from graph.scheduler import CycleError, Scheduler
-from graph.spec import ExecutionBlocker, NodeOutput, NodeSpec, Registry
+from graph.spec import NodeOutput, NodeSpec, Registry
 from graph.workflow import Link, Workflow, constant_value
 
 
@@ -155,15 +158,6 @@ def _combine(*hooks: Callable[[Event], None] | None) -> Callable[[Event], None] 
             h(event)
 
     return fan_out
-
-
-class _Blocked:
-    """Marks a call that did not run because an input was blocked."""
-
-    __slots__ = ("blocker",)
-
-    def __init__(self, blocker: ExecutionBlocker) -> None:
-        self.blocker = blocker
 
 
 class _Run:
@@ -275,9 +269,12 @@ class _Run:
                 raise _NodeError.plain(node_id, "?", "graph.MissingNode", f"a link points at node {node_id!r}, which is not in the workflow")
             visiting.add(node_id)
             stack.append((node_id, True))
-            for _, link in graph[node_id].links():
-                if link.node_id not in keys:
-                    stack.append((link.node_id, False))
+            sources = [link.node_id for _, link in graph[node_id].links()]
+            self.consumed[node_id] = sources
+            for src in sources:
+                self.refcount[src] = self.refcount.get(src, 0) + 1
+                if src not in keys:
+                    stack.append((src, False))
 
     def _key(self, node_id: str) -> str:
         node, spec = self.graph[node_id], self._spec(node_id)
@@ -323,15 +320,18 @@ class _Run:
                 self.cached.append(node_id)
                 if entry.ui is not None:
                     self.ui[node_id] = entry.ui
+                self._release(node_id)  # a cached node reads none of its inputs
                 continue
             stack.append((node_id, True))
             twin = self.by_key.setdefault(self.keys[node_id], node_id)
             if twin != node_id:  # an identical node is already planned: wait for it and share its result
                 self.aliases[node_id] = twin
+                self._release(node_id)
+                self.consumed[node_id] = [twin]
+                self.refcount[twin] = self.refcount.get(twin, 0) + 1
                 continue
             stack.extend((dep, False) for dep in self._strong_deps(node_id) if dep not in self.planned)
         for node_id in order:
-            self._count_consumption(node_id)
             deps = [d for d in self._strong_deps(node_id) if d not in self.values]
             for dep in deps:
                 if not self.scheduler.knows(dep):
@@ -353,13 +353,6 @@ class _Run:
                 deps.append(link.node_id)
         return deps
 
-    def _count_consumption(self, node_id: str) -> None:
-        twin = self.aliases.get(node_id)
-        sources = [twin] if twin is not None else [link.node_id for _, link in self.graph[node_id].links()]
-        self.consumed[node_id] = sources
-        for src in sources:
-            self.refcount[src] = self.refcount.get(src, 0) + 1
-
     def _announce_cached_outputs(self) -> None:
         for node_id in self.cached:
             if node_id in self.ui and self._spec(node_id).is_output:
@@ -378,7 +371,7 @@ class _Run:
         if spec.has_lazy_check and self._defer_for_lazy(node_id, spec, lists):
             return
         self._emit(Executing(self.prompt_id, node_id, self.graph.display_id(node_id), spec.type_name))
-        calls = _calls(spec, lists)
+        calls = split_calls(spec, lists)
         start = time.perf_counter()
         instance = self.ex.instance(node_id, spec)
         try:
@@ -448,7 +441,7 @@ class _Run:
         instance = self.ex.instance(node_id, spec)
         try:
             wanted: set[str] = set()
-            for i, kw in enumerate(_calls(spec, lists)):
+            for i, kw in enumerate(split_calls(spec, lists)):
                 token = ctxmod.set_current(self._context(node_id, spec, i))
                 try:
                     wanted.update(instance.check_lazy(**kw) or ())
@@ -477,9 +470,9 @@ class _Run:
         return NodeContext(self.prompt_id, node_id, self.graph.display_id(node_id), spec.type_name, index, self.cancel, report, self.extra, self.ex.runtime)
 
     def _call(self, node_id: str, spec: NodeSpec, instance: Any, index: int, kwargs: dict[str, Any]) -> Any:
-        blocker = _find_blocker(kwargs, spec.input_is_list)
+        blocker = find_blocker(kwargs, spec.input_is_list)
         if blocker is not None:
-            return _Blocked(blocker)
+            return Blocked(blocker)
         token = ctxmod.set_current(self._context(node_id, spec, index))
         try:
             return instance.run(**kwargs)
@@ -493,17 +486,17 @@ class _Run:
         loop = self.loop
         tasks: list[asyncio.Future[Any]] = []
         for i, kw in enumerate(calls):
-            blocker = _find_blocker(kw, spec.input_is_list)
+            blocker = find_blocker(kw, spec.input_is_list)
             if blocker is not None:
                 done: asyncio.Future[Any] = loop.create_future()
-                done.set_result(_Blocked(blocker))
+                done.set_result(Blocked(blocker))
                 tasks.append(done)
                 continue
             ctx = contextvars.copy_context()
             ctx.run(ctxmod.set_current, self._context(node_id, spec, i))
             awaitable = ctx.run(lambda kw=kw: instance.run(**kw))
-            tasks.append(loop.create_task(_await(awaitable), context=ctx))
-        gathered = asyncio.gather(*tasks) if tasks else _completed(loop, [])
+            tasks.append(loop.create_task(await_(awaitable), context=ctx))
+        gathered = asyncio.gather(*tasks) if tasks else completed(loop, [])
         self.pending[gathered] = (node_id, start)
 
     def _tick(self) -> None:
@@ -549,20 +542,20 @@ class _Run:
     # -- results ----------------------------------------------------------------------------------------
     def _finish(self, node_id: str, spec: NodeSpec, results: list[Any], start: float, lists: dict[str, list[Any]] | None) -> None:
         try:
-            outs = [_normalise(r, spec) for r in results]
+            outs = [normalise(r, spec) for r in results]
         except Exception as exc:
             raise _NodeError.from_exception(self, node_id, exc, lists or {}) from exc
         if any(o.expand for o in outs):
             self._expand(node_id, outs)
             return
         self._report_blocked(node_id, spec, results)
-        self._complete(node_id, spec, _merge(spec, outs), _merge_ui(outs), time.perf_counter() - start)
+        self._complete(node_id, spec, merge(spec, outs), merge_ui(outs), time.perf_counter() - start)
 
     def _report_blocked(self, node_id: str, spec: NodeSpec, results: list[Any]) -> None:
         if not spec.is_output:
             return
         for r in results:
-            if isinstance(r, _Blocked) and r.blocker.message:
+            if isinstance(r, Blocked) and r.blocker.message:
                 self._emit(ExecutionBlocked(self.prompt_id, node_id, spec.type_name, r.blocker.message))
 
     def _complete(self, node_id: str, spec: NodeSpec, outputs: tuple[list[Any], ...], ui: Mapping[str, Any] | None, seconds: float) -> None:
@@ -608,95 +601,8 @@ class _Run:
         for out in outs:
             values = tuple(self.values[v.node_id][v.output] if isinstance(v, Link) else v for v in out.values)
             concrete.append((out, values))
-        outputs = _merge_expanded(spec, concrete)
-        self._complete(node_id, spec, outputs, _merge_ui([o for o, _ in concrete]), 0.0)
-
-
-async def _await(awaitable: Any) -> Any:
-    return await awaitable
-
-
-def _completed(loop: asyncio.AbstractEventLoop, value: Any) -> asyncio.Future[Any]:
-    fut = loop.create_future()
-    fut.set_result(value)
-    return fut
-
-
-def _calls(spec: NodeSpec, lists: dict[str, list[Any]]) -> list[dict[str, Any]]:
-    """The keyword arguments of each call (ComfyUI's list mapping)."""
-    if spec.input_is_list:
-        return [lists]
-    if not lists:
-        return [{}]
-    n = max(len(v) for v in lists.values())
-    if n == 1:
-        return [{k: v[0] for k, v in lists.items()}]
-    if any(len(v) == 0 for v in lists.values()):
-        return []
-    return [{k: v[i] if i < len(v) else v[-1] for k, v in lists.items()} for i in range(n)]
-
-
-def _find_blocker(kwargs: Mapping[str, Any], whole_lists: bool) -> ExecutionBlocker | None:
-    for value in kwargs.values():
-        if isinstance(value, ExecutionBlocker):
-            return value
-        if whole_lists and isinstance(value, list):
-            for item in value:
-                if isinstance(item, ExecutionBlocker):
-                    return item
-    return None
-
-
-def _normalise(result: Any, spec: NodeSpec) -> NodeOutput:
-    n = len(spec.outputs)
-    if isinstance(result, _Blocked):
-        return NodeOutput((result.blocker,) * n)
-    if isinstance(result, ExecutionBlocker):
-        return NodeOutput((result,) * n)
-    if not isinstance(result, NodeOutput):
-        raise TypeError(f"{spec.type_name}: run() must return a NodeOutput, got {type(result).__name__}; wrap results with the node API")
-    if len(result.values) != n and not (result.expand is None and not result.values and spec.is_output):
-        raise TypeError(f"{spec.type_name} returned {len(result.values)} values for {n} outputs")
-    return result
-
-
-def _merge(spec: NodeSpec, outs: list[NodeOutput]) -> tuple[list[Any], ...]:
-    slots: list[list[Any]] = [[] for _ in spec.outputs]
-    for out in outs:
-        for j, value in enumerate(out.values[: len(slots)]):
-            if spec.outputs[j].is_list and not isinstance(value, ExecutionBlocker):
-                slots[j].extend(value)
-            else:
-                slots[j].append(value)
-    return tuple(slots)
-
-
-def _merge_expanded(spec: NodeSpec, concrete: list[tuple[NodeOutput, tuple[Any, ...]]]) -> tuple[list[Any], ...]:
-    """Outputs of an expanded node: a linked value contributes the whole list its source produced."""
-    slots: list[list[Any]] = [[] for _ in spec.outputs]
-    for out, values in concrete:
-        for j, value in enumerate(values[: len(slots)]):
-            if isinstance(out.values[j], Link) or (spec.outputs[j].is_list and isinstance(value, list)):
-                slots[j].extend(value)
-            else:
-                slots[j].append(value)
-    return tuple(slots)
-
-
-def _merge_ui(outs: Sequence[NodeOutput]) -> Mapping[str, Any] | None:
-    uis = [o.ui for o in outs if o.ui]
-    if not uis:
-        return None
-    if len(uis) == 1:
-        return uis[0]
-    merged: dict[str, Any] = {}
-    for ui in uis:
-        for k, v in ui.items():
-            if isinstance(v, list) and isinstance(merged.get(k), list):
-                merged[k] = merged[k] + v
-            else:
-                merged[k] = list(v) if isinstance(v, list) else v
-    return merged
+        outputs = merge_expanded(spec, concrete)
+        self._complete(node_id, spec, outputs, merge_ui([o for o, _ in concrete]), 0.0)
 
 
 class _NodeError(Exception):
@@ -727,20 +633,7 @@ class _NodeError(Exception):
                 exception_type=qualified,
                 message=str(exc),
                 traceback=tuple(traceback.format_exception(exc)),
-                inputs={name: [_short(v) for v in items[:8]] for name, items in lists.items()},
+                inputs={name: [short(v) for v in items[:8]] for name, items in lists.items()},
                 display_node_id=run.graph.display_id(node_id),
             )
         )
-
-
-def _short(value: Any, limit: int = 200) -> Any:
-    """A JSON-safe, bounded form of an input value for error reports."""
-    if value is None or isinstance(value, (bool, int, float)):
-        return value
-    if isinstance(value, str):
-        return value if len(value) <= limit else value[:limit] + "..."
-    shape = getattr(value, "shape", None)
-    if shape is not None:
-        return f"{type(value).__name__}(shape={list(shape)}, dtype={getattr(value, 'dtype', '?')})"
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit] + "..."

@@ -125,10 +125,10 @@ def _find_node(doc: dict[str, Any], ref: str) -> str:
 class ProgressPrinter:
     """A hook that shows which node runs and the steps inside it, on one terminal line when possible."""
 
-    def __init__(self, types: dict[str, str], stream: TextIO = sys.stderr) -> None:
+    def __init__(self, types: dict[str, str], stream: TextIO | None = None) -> None:
         self.types = types
-        self.stream = stream
-        self.tty = stream.isatty()
+        self.stream = stream if stream is not None else sys.stderr
+        self.tty = self.stream.isatty()
         self.started = time.perf_counter()
         self.count = 0
         self.line_open = False

@@ -1,0 +1,1 @@
+"""Test resources: toy nodes for engine tests and fixture custom node packs."""
