@@ -95,14 +95,8 @@ def _fallback(value: Any) -> Any:
 
 def node_key(type_name: str, version: str, parts: list[str]) -> str:
     """Hash a node's identity and its input parts (already canonical strings) into a key."""
-    h = hashlib.blake2b(digest_size=16)
-    h.update(type_name.encode())
-    h.update(b"\0")
-    h.update(version.encode())
-    for part in parts:
-        h.update(b"\0")
-        h.update(part.encode())
-    return h.hexdigest()
+    text = "\0".join((type_name, version, *parts))
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
 # -- in-memory policies ------------------------------------------------------------------------------
