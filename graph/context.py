@@ -9,7 +9,8 @@ cancelled, which is how a cancel reaches the middle of a sampler.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
@@ -89,10 +90,29 @@ def check_interrupt() -> None:
         ctx.cancel.check()
 
 
+_ambient_runtime: ContextVar[Any] = ContextVar("latentloom_runtime", default=None)
+
+
 def runtime() -> Any:
-    """The runtime services of the executor running the current node (None outside a run)."""
+    """The application's runtime services: the running node's, else the ones set by :func:`using_runtime`.
+
+    Node code (and choice providers such as "list the checkpoints on disk", called during validation and
+    /object_info) reach folders and models this way instead of through globals. None when nothing is set.
+    """
     ctx = _current.get()
-    return None if ctx is None else ctx.runtime
+    if ctx is not None and ctx.runtime is not None:
+        return ctx.runtime
+    return _ambient_runtime.get()
+
+
+@contextmanager
+def using_runtime(services: Any) -> Iterator[None]:
+    """Make ``services`` what :func:`runtime` returns inside the block (validation, object_info)."""
+    token = _ambient_runtime.set(services)
+    try:
+        yield
+    finally:
+        _ambient_runtime.reset(token)
 
 
 def set_current(ctx: NodeContext | None) -> Any:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from graph.cache import Cache
-from graph.context import CancelToken
+from graph.context import CancelToken, using_runtime
 from graph.errors import ValidationFailed, WorkflowFormatError
 from graph.events import Event
 from graph.executor import Executor, RunResult
@@ -46,7 +46,8 @@ class Engine:
         Raises:
             WorkflowFormatError: the document is not an API-format workflow at all.
         """
-        return validate(self.parse(doc), self.registry, targets)
+        with using_runtime(self.executor.runtime):
+            return validate(self.parse(doc), self.registry, targets)
 
     def run(
         self,

@@ -132,7 +132,8 @@ class Executor:
         """Run ``workflow`` (already validated) from ``targets`` (default: every output node)."""
         emit = _combine(self.hooks, hooks)
         run = _Run(self, workflow, prompt_id or uuid.uuid4().hex, targets, dict(extra_data or {}), cancel or CancelToken(), emit)
-        return run.execute()
+        with ctxmod.using_runtime(self.runtime):  # fingerprints and choice providers see the runtime too
+            return run.execute()
 
     def instance(self, node_id: str, spec: NodeSpec) -> Any:
         key = (node_id, spec.type_name)

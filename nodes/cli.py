@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from graph.context import CancelToken
+from graph.context import CancelToken, using_runtime
 from graph.errors import ValidationFailed, WorkflowFormatError
 from graph.events import Event, Executing, ExecutionCached, NodeFinished, Progress
 from nodes.runtime import Runtime, Settings, build_runtime
@@ -240,7 +240,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_nodes(args: argparse.Namespace) -> int:
     runtime = build_runtime(_settings(args))
     _report_pack_failures(runtime)
-    info = runtime.registry.object_info()
+    with using_runtime(runtime):
+        info = runtime.registry.object_info()
     if args.names:
         missing = [n for n in args.names if n not in info]
         if missing:

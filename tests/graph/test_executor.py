@@ -455,3 +455,17 @@ def test_async_failure_is_reported(registry: DictRegistry) -> None:
     result = Executor(registry).run(wf(doc))
     assert result.status == "error" and result.error is not None
     assert (result.error.node_id, result.error.exception_type, result.error.message) == ("1", "RuntimeError", "async boom")
+
+
+def test_runtime_services_reach_nodes_fingerprints_and_validation(registry: DictRegistry) -> None:
+    from graph.context import runtime
+    from graph.engine import Engine
+
+    seen: list[Any] = []
+    registry.add(spec("Svc", lambda x: runtime()["name"] + str(x), {"x": "INT"}, ["STRING"], fingerprint=lambda x: seen.append(runtime()) or x))
+    doc = {"1": {"class_type": "Svc", "inputs": {"x": 1}}, "2": {"class_type": "Output", "inputs": {"value": ["1", 0]}}}
+    services = {"name": "svc"}
+    engine = Engine(registry, runtime=services)
+    assert engine.run(doc).ui["2"] == {"value": ["svc1"]}
+    assert seen == [services]
+    assert runtime() is None
