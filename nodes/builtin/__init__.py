@@ -7,4 +7,9 @@ module exposes ``LATENTLOOM_NODES``, a list of ``@node`` functions.
 """
 
 #: Built-in packs, in registration order. Their node names cannot be replaced by custom packs.
-BUILTIN_PACKS: tuple[str, ...] = ("nodes.builtin.core",)
+BUILTIN_PACKS: tuple[str, ...] = (
+    "nodes.builtin.core",
+    "nodes.builtin.image",
+    "nodes.builtin.latent",
+    "nodes.builtin.conditioning",
+)

@@ -10,6 +10,7 @@ import pytest
 
 from graph.spec import NodeOutput, Registry
 from nodes.api import node, spec_of
+from nodes.builtin import BUILTIN_PACKS
 from nodes.registry import (
     LoadReport,
     NodeRegistry,
@@ -71,21 +72,22 @@ def test_registries_are_independent() -> None:
 def test_default_registry_has_the_core_pack() -> None:
     registry, report = default_registry(entry_points=False)
     assert report.ok and not report.skipped and not report.warnings
-    assert [p.name for p in report.packs] == ["nodes.builtin.core"]
+    assert [p.name for p in report.packs] == list(BUILTIN_PACKS)
+    assert report.packs[0].name == "nodes.builtin.core"
     for name in ["PrimitiveInt", "PrimitiveFloat", "PrimitiveString", "PrimitiveStringMultiline",
                  "PrimitiveBoolean", "IntAdd", "IntMath", "FloatMath", "IntCompare", "FloatCompare",
                  "StringConcatenate", "StringReplace", "StringLength", "StringSubstring", "StringContains",
                  "StringTrim", "StringFormat", "IntToFloat", "FloatToInt", "ToString", "Switch", "PreviewAny"]:
         assert registry.is_builtin(name), name
         assert registry.spec(name).python_module == "nodes"  # type: ignore[union-attr]
-    assert report.packs[0].nodes == tuple(registry.names())
+    assert sum((p.nodes for p in report.packs), ()) == tuple(registry.names())
     assert len(registry.object_info()) == len(registry)
 
 
 def test_custom_nodes_discovery(custom_nodes_dir: Path) -> None:
     registry, report = default_registry([custom_nodes_dir], entry_points=False)
     loaded = {p.name: p for p in report.packs}
-    assert set(loaded) == {"nodes.builtin.core", "comfy_pack", "half_pack", "native_pack", "override_pack"}
+    assert set(loaded) == {*BUILTIN_PACKS, "comfy_pack", "half_pack", "native_pack", "override_pack"}
     assert loaded["comfy_pack"].nodes == ("ComfyMultiply", "ComfyRandomPick", "ComfyShowText")
     assert loaded["comfy_pack"].source == "custom_nodes" and loaded["comfy_pack"].seconds >= 0
     assert loaded["native_pack"].nodes == ("NativeDouble", "NativeGreet")
