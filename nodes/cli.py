@@ -5,6 +5,7 @@
     latentloom run WORKFLOW.json [--set NODE.INPUT=VALUE ...] [--output-dir DIR]
     latentloom validate FILE...
     latentloom nodes [--json] [NAME ...]
+    latentloom serve [--listen [IP]] [--port 8188] [--api-key KEY] ...   (see server/cli.py)
 
 Every command takes ``--base-dir`` (models/, custom_nodes/, input/, output/, temp/, user/ live there) and
 ``--custom-nodes DIR`` (more node pack folders). Exit codes: 0 success, 1 the run failed or was
@@ -57,6 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
     nodes.add_argument("names", nargs="*", help="only these node types")
     nodes.add_argument("--json", action="store_true", help="print the /object_info document")
     _common(nodes)
+
+    from server.cli import add_serve_arguments  # standard library only: cheap for the other commands
+
+    serve = sub.add_parser("serve", help="run the ComfyUI-compatible HTTP and websocket server")
+    add_serve_arguments(serve)
+    _common(serve)
     return parser
 
 
@@ -257,7 +264,13 @@ def cmd_nodes(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "validate": cmd_validate, "nodes": cmd_nodes}
+def cmd_serve(args: argparse.Namespace) -> int:
+    from server.cli import run_serve
+
+    return run_serve(args)
+
+
+COMMANDS = {"run": cmd_run, "validate": cmd_validate, "nodes": cmd_nodes, "serve": cmd_serve}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -48,6 +48,11 @@ class Settings:
     disk_cache: bool = False
     disk_cache_gb: float = 4.0
     preview_method: str = "none"
+    #: Compute device: ``auto`` (CUDA, then MPS, then CPU), or a torch device string such as ``cpu``.
+    device: str = "auto"
+    #: Compute precision: ``auto`` (fp32 on CPU, fp16 on GPUs), ``fp32``, ``bf16`` or ``fp16``.
+    precision: str = "auto"
+    extra_model_paths: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
 
