@@ -145,3 +145,73 @@ def safe_join(folder: Path, *parts: str) -> Path:
     if target != root and root not in target.parents:
         raise UnsafePath(f"{'/'.join(parts)!r} leaves the folder {root}")
     return target
+
+
+def load_extra_model_paths(path: str | os.PathLike[str]) -> tuple[dict[str, list[Path]], list[Path]]:
+    """Read ComfyUI's ``extra_model_paths.yaml``: more model folders and custom_nodes folders.
+
+    The file has one top-level section per installation (``comfyui:``, ``a111:`` ...).  In a section,
+    ``base_path`` (``~`` and ``$VARS`` expanded; relative to the YAML file's folder when relative) is
+    joined to every other entry; ``is_default: true`` puts the section's folders before those of other
+    sections; every other key is a model kind (``checkpoints``, ``loras``, ``vae`` ...) or
+    ``custom_nodes``, with one folder or several on separate lines (a YAML ``|`` block).  Without a
+    ``base_path`` relative folders are relative to the YAML file's folder.  Empty sections are skipped.
+
+    Args:
+        path: the YAML file.
+
+    Returns:
+        ``(kind -> folders, custom_nodes folders)``, folders normalised, duplicates dropped, in file
+        order with ``is_default`` sections first.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: not YAML, or a section or value of the wrong shape (the message names it).
+    """
+    import yaml
+
+    source = Path(path)
+    try:
+        document = yaml.safe_load(source.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{source}: not valid YAML: {exc}") from exc
+    if document is None:
+        return {}, []
+    if not isinstance(document, Mapping):
+        found = type(document).__name__
+        raise ValueError(f"{source}: expected sections such as 'comfyui:' at the top level, found {found}")
+    here = source.resolve().parent
+    ordered: list[tuple[bool, str, Path]] = []
+    for name, section in document.items():
+        if section is None:
+            continue
+        if not isinstance(section, Mapping):
+            raise ValueError(f"{source}: section {name!r} must map kinds to folders, found {type(section).__name__}")
+        entries = dict(section)
+        base = entries.pop("base_path", None)
+        is_default = entries.pop("is_default", False)
+        if isinstance(is_default, str):
+            is_default = is_default.strip().lower() in ("true", "yes", "1")
+        if base is not None:
+            base = Path(os.path.expandvars(os.path.expanduser(str(base))))
+            base = base if base.is_absolute() else here / base
+        for kind, value in entries.items():
+            if value is None:
+                continue
+            if not isinstance(value, str):
+                raise ValueError(f"{source}: {name}.{kind} must be a folder or lines of folders, found {value!r}")
+            for line in value.splitlines():
+                line = line.strip()
+                if not line:
+                    continue
+                folder = Path(os.path.expandvars(os.path.expanduser(line)))
+                folder = (base or here) / folder if not folder.is_absolute() else folder
+                ordered.append((bool(is_default), str(kind), Path(os.path.normpath(folder))))
+    ordered.sort(key=lambda item: not item[0])  # stable: is_default sections first, file order otherwise
+    kinds: dict[str, list[Path]] = {}
+    nodes: list[Path] = []
+    for _, kind, folder in ordered:
+        target = nodes if kind == "custom_nodes" else kinds.setdefault(kind, [])
+        if folder not in target:
+            target.append(folder)
+    return kinds, nodes

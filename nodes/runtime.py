@@ -72,19 +72,37 @@ def build_runtime(settings: Settings, hooks: Callable[[Event], None] | None = No
     """Build folders, registry, cache and engine from ``settings``."""
     from nodes.registry import default_registry
 
+    model_dirs, node_dirs_extra = _extra_paths(settings)
     folders = Folders.at(
         settings.base_dir,
         output=settings.output_dir,
         input=settings.input_dir,
         temp=settings.temp_dir,
         user=settings.user_dir,
-        custom_nodes=settings.custom_nodes,
+        custom_nodes=(*settings.custom_nodes, *node_dirs_extra),
+        extra_model_dirs=model_dirs,
     )
     node_dirs: Sequence[Path] = () if settings.disable_custom_nodes else folders.custom_nodes
     registry, report = default_registry(custom_node_dirs=node_dirs, entry_points=settings.entry_points)
     runtime = Runtime(settings, folders, registry, report, Engine(registry))
     runtime.engine = Engine(registry, _cache(settings, folders), hooks, runtime)
     return runtime
+
+
+def _extra_paths(settings: Settings) -> tuple[dict[str, list[Path]], list[Path]]:
+    """Model and custom_nodes folders from every extra_model_paths.yaml (the base dir's own one first)."""
+    from nodes.paths import load_extra_model_paths
+
+    files = [Path(settings.base_dir) / "extra_model_paths.yaml", *map(Path, settings.extra_model_paths)]
+    model_dirs: dict[str, list[Path]] = {}
+    node_dirs: list[Path] = []
+    for path in files:
+        if path.is_file() or path in map(Path, settings.extra_model_paths):
+            kinds, more_nodes = load_extra_model_paths(path)
+            for kind, dirs in kinds.items():
+                model_dirs.setdefault(kind, []).extend(dirs)
+            node_dirs.extend(more_nodes)
+    return model_dirs, node_dirs
 
 
 def _cache(settings: Settings, folders: Folders) -> Cache:

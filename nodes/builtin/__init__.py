@@ -12,4 +12,7 @@ BUILTIN_PACKS: tuple[str, ...] = (
     "nodes.builtin.image",
     "nodes.builtin.latent",
     "nodes.builtin.conditioning",
+    "nodes.builtin.loaders",
+    "nodes.builtin.vae",
+    "nodes.builtin.sampling",
 )

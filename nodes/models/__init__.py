@@ -11,6 +11,11 @@ Modules (each importable on its own):
   ``load_state_dict(path)`` -> :class:`LoadedCheckpoint`.
 * :mod:`nodes.models.export`: ``save_checkpoint(...)`` (ComfyUI's CheckpointSave layout) and
   ``save_diffusers_folder(...)``.
+* :mod:`nodes.models.handles`: ``ModelHandle``, ``ClipHandle``, ``VaeHandle``, the values on MODEL, CLIP
+  and VAE ports; :mod:`nodes.models.patching` (weight patches on shared modules),
+  :mod:`nodes.models.lora` (LoRA files as patches), :mod:`nodes.models.prompt` (prompt weighting and
+  chunking), :mod:`nodes.models.loading` (files to handles, placed by :mod:`nodes.models.placement`
+  and shared through :mod:`nodes.models.cache`).
 
 The names below are re-exported lazily, so ``import nodes.models`` costs nothing until one is used
 (torch, diffusers and transformers take seconds to import).
@@ -37,20 +42,34 @@ _EXPORTS = {
     "read_metadata": "checkpoint",
     "save_checkpoint": "export",
     "save_diffusers_folder": "export",
+    "ModelHandle": "handles",
+    "ClipHandle": "handles",
+    "VaeHandle": "handles",
+    "WeightPatch": "patching",
+    "LoraError": "lora",
+    "load_lora_for_models": "lora",
+    "parse_weights": "prompt",
 }
 __all__ = [
     "CheckpointError",
     "CheckpointKeyError",
+    "ClipHandle",
     "DetectionError",
     "LoadedCheckpoint",
+    "LoraError",
+    "ModelHandle",
     "ModelInfo",
     "Overrides",
     "TextEncoderInfo",
     "clip_tokenizer",
+    "VaeHandle",
+    "WeightPatch",
     "detect",
     "load_checkpoint",
     "load_diffusers_folder",
+    "load_lora_for_models",
     "load_state_dict",
+    "parse_weights",
     "read_metadata",
     "save_checkpoint",
     "save_diffusers_folder",
@@ -68,6 +87,10 @@ if TYPE_CHECKING:
     )
     from nodes.models.detect import detect
     from nodes.models.export import save_checkpoint, save_diffusers_folder
+    from nodes.models.handles import ClipHandle, ModelHandle, VaeHandle
+    from nodes.models.lora import LoraError, load_lora_for_models
+    from nodes.models.patching import WeightPatch
+    from nodes.models.prompt import parse_weights
     from nodes.models.info import DetectionError, ModelInfo, Overrides, TextEncoderInfo
     from nodes.models.tokenizer import clip_tokenizer
 

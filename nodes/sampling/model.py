@@ -130,6 +130,8 @@ class DiffusionModel:
         is_sdxl: the UNet takes ``added_cond_kwargs`` (``text_embeds`` from the pooled output of the
             second text encoder and six ``time_ids``).
         latent_channels: channels of the latent space (4 for SD1/SD2/SDXL).
+        latent_scale, latent_shift: LATENT values hold the VAE's own latents, as in ComfyUI; the UNet works
+            on ``(latent - shift) * scale`` (0.18215 for SD1/SD2, 0.13025 for SDXL). See :meth:`latent_in`.
 
     Raises:
         ValueError: an unknown ``prediction_type`` or ``beta_schedule``.
@@ -140,6 +142,16 @@ class DiffusionModel:
     scheduler_config: Mapping[str, Any] = field(default_factory=lambda: dict(SD_TRAINING_SCHEDULE))
     is_sdxl: bool = False
     latent_channels: int = 4
+    latent_scale: float = 1.0
+    latent_shift: float = 0.0
+
+    def latent_in(self, samples: torch.Tensor) -> torch.Tensor:
+        """VAE latents (what LATENT carries) -> the UNet's latent space (ComfyUI's process_latent_in)."""
+        return (samples - self.latent_shift) * self.latent_scale
+
+    def latent_out(self, samples: torch.Tensor) -> torch.Tensor:
+        """The UNet's latent space -> VAE latents (ComfyUI's process_latent_out)."""
+        return samples / self.latent_scale + self.latent_shift
 
     def __post_init__(self) -> None:
         if self.prediction_type not in ("epsilon", "v_prediction"):

@@ -21,7 +21,8 @@ A job runs in five steps:
    first step's noise is not the initial noise again); never from the global RNG.
 5. **Result.** A copy of the input latent dict with ``samples`` replaced, on the input's device.
 
-Latents are in the model's latent space; the VAE nodes apply the scaling factor.
+LATENT values hold the VAE's own latents, as in ComfyUI; :meth:`DiffusionModel.latent_in` scales them into
+the UNet's space on the way in and :meth:`DiffusionModel.latent_out` back on the way out.
 """
 
 from __future__ import annotations
@@ -172,11 +173,12 @@ def run_job(
 ) -> dict[str, Any]:
     """Run one :class:`SamplingJob` (the five steps in the module docstring)."""
     sampler = get_sampler(job.sampler_name)
-    samples = _fix_empty_channels(latent["samples"], model)
+    original = _fix_empty_channels(latent["samples"], model)
+    samples = model.latent_in(original.float())
     sigmas = job_sigmas(job, model, sampler)
     result = dict(latent)
     if len(sigmas) < 2:  # nothing to run
-        result["samples"] = samples
+        result["samples"] = original
         return result
     # 2. noise
     noise = prepare_noise(samples, job.seed, latent.get("batch_index")) if job.add_noise else torch.zeros(
@@ -199,7 +201,7 @@ def run_job(
     denoiser = Denoiser(model, positive, negative, job.cfg, latent_shape=x.shape, inpaint=inpaint)
     with torch.no_grad():
         out = sampler(denoiser, x, sigmas, callback=callback, generator=_generator(job.seed + 1))
-    result["samples"] = out.to(samples.device)
+    result["samples"] = model.latent_out(out).to(original.device)
     return result
 
 
