@@ -42,8 +42,6 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     dirs.add_argument("--input-directory", default=None)
     dirs.add_argument("--temp-directory", default=None)
     dirs.add_argument("--user-directory", default=None)
-    dirs.add_argument("--extra-model-paths-config", action="append", default=[], metavar="YAML",
-                      help="ComfyUI's extra_model_paths.yaml (repeatable)")
     cache = parser.add_argument_group("cache").add_mutually_exclusive_group()
     cache.add_argument("--cache-classic", action="store_true", help="keep the results of the last run (default)")
     cache.add_argument("--cache-lru", type=int, default=0, metavar="N", help="keep N results across runs")
@@ -77,12 +75,9 @@ def settings_from_args(args: argparse.Namespace) -> Any:
         cache = "none"
     extra = {"cpu": bool(args.cpu), "vram_mode": "cpu" if args.cpu else (args.vram_mode or "normalvram"),
              "preview_size": args.preview_size}
-    fields = getattr(Settings, "__dataclass_fields__", {})
-    if args.cpu and "device" in fields:
+    if args.cpu:
         more["device"] = "cpu"
-    if args.extra_model_paths_config and "extra_model_paths" in fields:
-        more["extra_model_paths"] = tuple(args.extra_model_paths_config)
-    return Settings(base_dir=args.base_dir, output_dir=args.output_directory, input_dir=args.input_directory,
+    return Settings(extra_model_paths=tuple(args.extra_model_paths_config), precision=args.precision,base_dir=args.base_dir, output_dir=args.output_directory, input_dir=args.input_directory,
                     temp_dir=args.temp_directory, user_dir=args.user_directory, custom_nodes=tuple(args.custom_nodes),
                     disable_custom_nodes=args.disable_all_custom_nodes, entry_points=not args.no_entry_points,
                     cache=cache, preview_method=args.preview_method, extra=extra, **more)

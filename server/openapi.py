@@ -98,6 +98,28 @@ SCHEMAS: dict[str, Any] = {
     "UploadForm": obj({"image": s("string", contentMediaType="application/octet-stream"), "overwrite": STR,
                        "type": STR, "subfolder": STR, "original_ref": STR}, ("image",)),
     "StringList": arr(STR),
+    "Parameter": obj({"name": STR, "type": STR, "default": {}, "description": STR, "node": STR, "input": STR,
+                      "targets": arr(obj({"node": STR, "input": STR})), "min": NUM, "max": NUM, "choices": s("array")},
+                     ("name", "type", "default", "description", "node", "input")),
+    "ModelFile": obj({"name": STR, "directory": STR, "url": STR, "present": BOOL}, ("name", "directory")),
+    "WorkflowInfo": obj({"name": STR, "file": STR, "format": s(["string", "null"]), "description": STR,
+                         "parameters": arr(ref("Parameter")), "models": arr(ref("ModelFile")),
+                         "sweep": s(["object", "null"]), "errors": arr(ANY_OBJ), "prompt": s(["object", "null"])},
+                        ("name", "file", "format", "description", "parameters", "models", "sweep")),
+    "WorkflowList": obj({"workflows": arr(ref("WorkflowInfo"))}, ("workflows",)),
+    "WorkflowRunRequest": obj({"params": ANY_OBJ, "sweep": s(["object", "null"], description="axis -> list of values"),
+                               "wait": BOOL, "timeout": NUM, "inline_images": BOOL, "client_id": STR, "prompt_id": STR,
+                               "number": NUM, "front": BOOL, "extra_data": ANY_OBJ}),
+    "SweepResult": obj({"axes": ANY_OBJ, "points": arr(obj({"index": INT, "values": ANY_OBJ, "label": STR,
+                                                            "images": arr(ANY_OBJ)}, ("index", "values", "label", "images"))),
+                        "sheet": arr(ANY_OBJ)}, ("axes", "points", "sheet")),
+    "WorkflowRunResponse": {"allOf": [obj({"prompt_id": STR, "number": NUM, "node_errors": ref("NodeErrors"),
+                                           "status": ref("JobStatus"), "outputs": ANY_OBJ, "images": arr(ref("RunFile")),
+                                           "error": s(["object", "null"]), "workflow": STR, "params": ANY_OBJ,
+                                           "sweep": ref("SweepResult")},
+                                          ("prompt_id", "number", "node_errors", "workflow", "params"))]},
+    "PngWorkflow": obj({"prompt": ANY_OBJ, "workflow": s(["object", "null"]),
+                        "source": s("string", enum=["prompt", "workflow"])}, ("prompt", "workflow", "source")),
 }
 
 
@@ -191,6 +213,20 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
                                     params=[p("folder")]),
     ("GET", "/embeddings"): op("Embedding names", {"200": body(ref("StringList"))}),
     ("GET", "/extensions"): op("Front-end extension scripts", {"200": body(ref("StringList"))}),
+    ("GET", "/workflows"): op("The workflow library with each workflow's parameters", {"200": body(ref("WorkflowList"))},
+                              tag="latentloom"),
+    ("GET", "/workflows/{name}"): op("One library workflow with its API graph", {
+        "200": body(ref("WorkflowInfo")), "404": err("no such workflow")}, params=[p("name")], tag="latentloom"),
+    ("POST", "/workflows/{name}/run"): op("Run a library workflow with parameter values (and a sweep)", {
+        "200": body(ref("WorkflowRunResponse"), "the job finished (or was queued, with wait: false)"),
+        "202": body(ref("WorkflowRunResponse"), "still queued or running"),
+        "400": err("bad parameters (bad_parameter) or an invalid workflow", "SubmissionError"),
+        "404": err("no such workflow")}, request=ref("WorkflowRunRequest"), params=[p("name")], tag="latentloom"),
+    ("POST", "/workflows/from_png"): {**op("The workflow embedded in a PNG image", {
+        "200": body(ref("PngWorkflow")), "400": err("not a PNG, or no workflow in it", "SubmissionError")},
+        tag="latentloom"), "requestBody": {"required": True, "content": {
+            "multipart/form-data": {"schema": obj({"image": s("string", contentMediaType="image/png")}, ("image",))},
+            "image/png": {"schema": s("string", contentMediaType="image/png")}}}},
     ("GET", "/extensions/{pack}/{path}"): op("A file of a node pack's web folder", {
         "200": {"description": "the file"}, "403": err("outside the folder"), "404": err("no such file")},
         params=[p("pack"), p("path")]),

@@ -1,10 +1,17 @@
-"""The HTTP routes: ComfyUI's prompt, queue, history, jobs, control and info routes, plus ``/run``.
+"""The HTTP routes: ComfyUI's prompt, queue, history, jobs, control and info routes, plus ``/run`` and
+the workflow library (``/workflows``).
 
 Every handler is a module-level coroutine on :data:`routes`; ``server/app.py`` mounts the table twice, at
 ``/x`` and at ``/api/x`` (ComfyUI's duplication; ``/api/jobs`` is declared with its prefix, so it is also
 at ``/api/api/jobs``, as in ComfyUI). Bodies are read with ``server.http.read_body`` (JSON whatever the
 Content-Type, or msgpack) and answered with ``reply`` (JSON, or msgpack on request). Bad input is always
 a 400 with a JSON error; shapes follow comfyui-reference sections 1.2 to 1.8.
+
+Submissions (``/prompt``, ``/run``) take the API format as ComfyUI does, unchanged; a ``prompt`` in another
+form (the editor's UI format, a ``latentloom-workflow/1`` file with optional ``params`` beside it) is first
+converted by ``nodes/workflow_files.py``, and a UI graph is kept as ``extra_pnginfo.workflow`` so saved
+images carry it, as the editor does. Conversion and parameter errors answer 400 in the submission error
+shape, each reason with its JSON pointer.
 """
 
 from __future__ import annotations
@@ -13,15 +20,30 @@ import asyncio
 import base64
 import math
 import uuid
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
-from graph.comfy_errors import comfy_error_response, comfy_node_errors
+from graph.comfy_errors import comfy_error_response, comfy_message, comfy_node_errors, comfy_reason
 from graph.context import using_runtime
-from graph.errors import WorkflowFormatError
+from graph.errors import ErrorCode, GraphError, WorkflowFormatError
 from graph.validate import ValidationReport
+from nodes.workflow_files import (
+    LoadedWorkflow,
+    ModelFile,
+    Prepared,
+    describe_entry,
+    detect_kind,
+    explain_missing_models,
+    library,
+    parse_document,
+    parse_png,
+    prepare,
+    read_workflow,
+)
 from server.events import now_ms
 from server.files import resolve
 from server.http import ApiError, bad_request, empty, read_object, reply, wants_msgpack
@@ -68,6 +90,26 @@ def _comfy_error(kind: str, message: str, details: str = "", **extra: Any) -> Ap
     return ApiError(400, message, body={"error": error, "node_errors": {}})
 
 
+def _errors_400(errors: list[GraphError]) -> ApiError:
+    """A 400 in the submission error shape for conversion or parameter errors (``bad_parameter`` when all
+    are about parameters, else ``invalid_prompt``), every reason listed and grouped by node."""
+    node_errors: dict[str, Any] = {}
+    for error in errors:
+        if error.node_id is not None:
+            entry = node_errors.setdefault(error.node_id, {"errors": [], "dependent_outputs": [],
+                                                           "class_type": error.extra.get("class_type")})
+            entry["errors"].append(comfy_reason(error))
+    first = errors[0]
+    kind = "bad_parameter" if all(e.code is ErrorCode.BAD_PARAMETER for e in errors) else "invalid_prompt"
+    message = comfy_message(first)
+    if first.code is ErrorCode.UNKNOWN_NODE_TYPE:
+        message = f"Cannot execute because node {first.extra.get('class_type')} does not exist."
+    top = {"type": kind, "message": message, "details": "\n".join(f"{comfy_message(e)}: {e.details}" for e in errors),
+           "extra_info": {"errors": [comfy_reason(e) for e in errors]}, "pointer": first.pointer,
+           "explanation": "\n".join(e.message for e in errors)}
+    return ApiError(400, message, body={"error": top, "node_errors": node_errors})
+
+
 # --------------------------------------------------------------------------------------------------
 # Submission (POST /prompt and POST /run)
 
@@ -84,6 +126,7 @@ class Submission:
     secrets: dict[str, Any]
     targets: list[str] | None
     extras: dict[str, Any] = field(default_factory=dict)
+    models: tuple[ModelFile, ...] = ()  # model files the workflow declares (for missing-model messages)
 
 
 def parse_submission(body: dict[str, Any], request: web.Request) -> Submission:
@@ -112,12 +155,45 @@ def parse_submission(body: dict[str, Any], request: web.Request) -> Submission:
     if targets is not None:
         targets = _id_list(body, "partial_execution_targets")
     public, secrets = split_sensitive(extra)
-    return Submission(body["prompt"], prompt_id, number, is_float, public, secrets, targets)
+    extras = {"params": body["params"]} if "params" in body else {}
+    return Submission(body["prompt"], prompt_id, number, is_float, public, secrets, targets, extras)
+
+
+def _embed_ui(sub: Submission, loaded: LoadedWorkflow) -> None:
+    """Keep the UI graph as ``extra_pnginfo.workflow`` (unless the client sent one), as the editor does."""
+    info = sub.extra_data.get("extra_pnginfo")
+    if loaded.ui is not None and (info is None or isinstance(info, dict)):
+        sub.extra_data["extra_pnginfo"] = {"workflow": loaded.ui, **(info or {})}
+
+
+async def convert_submission(request: web.Request, sub: Submission) -> None:
+    """Replace a prompt that is not an API graph (UI format, parameterised file) by its API graph.
+
+    An API-format prompt is left exactly as it is. Raises a 400 for conversion and parameter errors.
+    """
+    if detect_kind(sub.prompt) == "api":
+        return
+    runtime = request.app[RUNTIME]
+
+    def convert() -> tuple[LoadedWorkflow, Prepared]:
+        with using_runtime(runtime):
+            loaded = parse_document(sub.prompt, runtime.registry)
+        return loaded, prepare(loaded, runtime, sub.extras.get("params"), loaded.sweep)
+
+    try:
+        loaded, prepared = await asyncio.get_running_loop().run_in_executor(None, convert)
+    except WorkflowFormatError as exc:
+        raise _errors_400(exc.errors) from None
+    sub.prompt = prepared.prompt
+    sub.models = loaded.models
+    _embed_ui(sub, loaded)
 
 
 async def validate_submission(request: web.Request, sub: Submission) -> ValidationReport:
     """Validate off the event loop; 400 with ComfyUI's body when no output can run."""
-    engine = request.app[RUNTIME].engine
+    await convert_submission(request, sub)
+    runtime = request.app[RUNTIME]
+    engine = runtime.engine
     try:
         report: ValidationReport = await asyncio.get_running_loop().run_in_executor(
             None, engine.validate, sub.prompt, sub.targets)
@@ -126,6 +202,8 @@ async def validate_submission(request: web.Request, sub: Submission) -> Validati
         message = f"Invalid prompt: {first.message}" if first else "Invalid prompt"
         raise _comfy_error("invalid_prompt", message, "\n".join(e.message for e in exc.errors),
                            pointer=first.pointer if first else "") from None
+    if sub.models and report.errors:
+        report = replace(report, errors=tuple(explain_missing_models(report.errors, runtime, sub.models)))
     error = comfy_error_response(report)
     if error is not None:
         raise ApiError(400, error["error"]["message"], body=error)
@@ -163,6 +241,35 @@ async def get_prompt(request: web.Request) -> web.Response:
     return reply(request, {"exec_info": {"queue_remaining": request.app[QUEUE].remaining}})
 
 
+def _wait_options(body: dict[str, Any]) -> tuple[float, bool]:
+    """``timeout`` and ``inline_images`` taken out of a body (400 for a bad timeout)."""
+    timeout = body.pop("timeout", RUN_TIMEOUT)
+    inline = body.pop("inline_images", False) is True
+    if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or not 0 < timeout <= 86_400:
+        raise bad_request("timeout must be a number of seconds between 0 and 86400")
+    return float(timeout), inline
+
+
+async def _wait_and_reply(request: web.Request, job: Job, report: ValidationReport, timeout: float, inline: bool,
+                          more: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> web.Response:
+    """Wait for ``job``; 200 with its outputs, or 202 with its status after ``timeout``. ``more(outputs)``
+    adds fields to the answer."""
+    done = await request.app[WORKER].wait_for(job.id, timeout)
+    extra = more or (lambda outputs: {})
+    if done is None:
+        current = await request.app[QUEUE].call(JobStore.get, job.id)
+        state = job_dict(current) if current is not None else {"status": "pending"}
+        return reply(request, {"prompt_id": job.id, "number": job.priority, "status": state["status"],
+                               "node_errors": comfy_node_errors(report), **extra({})}, 202)
+    view = job_dict(done, detail=True)
+    images = output_files(done.outputs or {})
+    if inline:
+        await _inline(request, images)
+    return reply(request, {"prompt_id": job.id, "number": job.priority, "status": view["status"],
+                           "outputs": done.outputs or {}, "images": images, "error": view.get("execution_error"),
+                           "node_errors": comfy_node_errors(report), **extra(done.outputs or {})})
+
+
 @routes.post("/run")
 async def run(request: web.Request) -> web.Response:
     """Submit and wait: the outputs (optionally with inline images) or the error, in one answer.
@@ -172,26 +279,11 @@ async def run(request: web.Request) -> web.Response:
     status when it is still queued or running after ``timeout`` (poll ``/api/jobs/{id}``).
     """
     body = await read_object(request)
-    timeout = body.pop("timeout", RUN_TIMEOUT)
-    inline = body.pop("inline_images", False) is True
-    if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or not 0 < timeout <= 86_400:
-        raise bad_request("timeout must be a number of seconds between 0 and 86400")
+    timeout, inline = _wait_options(body)
     sub = parse_submission(body, request)
     report = await validate_submission(request, sub)
     job = await enqueue(request, sub, report)
-    done = await request.app[WORKER].wait_for(job.id, float(timeout))
-    if done is None:
-        current = await request.app[QUEUE].call(JobStore.get, job.id)
-        state = job_dict(current) if current is not None else {"status": "pending"}
-        return reply(request, {"prompt_id": job.id, "number": job.priority, "status": state["status"],
-                               "node_errors": comfy_node_errors(report)}, 202)
-    view = job_dict(done, detail=True)
-    images = output_files(done.outputs or {})
-    if inline:
-        await _inline(request, images)
-    return reply(request, {"prompt_id": job.id, "number": job.priority, "status": view["status"],
-                           "outputs": done.outputs or {}, "images": images, "error": view.get("execution_error"),
-                           "node_errors": comfy_node_errors(report)})
+    return await _wait_and_reply(request, job, report, timeout, inline)
 
 
 async def _inline(request: web.Request, images: list[dict[str, Any]]) -> None:
@@ -338,6 +430,111 @@ async def free(request: web.Request) -> web.Response:
     body = await read_object(request)
     request.app[WORKER].request_free(body.get("unload_models") is True, body.get("free_memory") is True)
     return empty()
+
+
+# --------------------------------------------------------------------------------------------------
+# The workflow library and PNG workflows
+
+
+def _library_path(runtime: Any, name: str) -> Path:
+    path = library(runtime).get(name)
+    if path is None:
+        raise ApiError(404, f"no workflow named {name!r} in the library (GET /api/workflows lists them)")
+    return path
+
+
+@routes.get("/workflows")
+async def list_workflows(request: web.Request) -> web.Response:
+    """The library: ``{"workflows": [{name, file, format, description, parameters, models, sweep}]}``."""
+    runtime = request.app[RUNTIME]
+
+    def listing() -> list[dict[str, Any]]:
+        return [describe_entry(name, path, runtime)[1] for name, path in library(runtime).items()]
+
+    return reply(request, {"workflows": await asyncio.get_running_loop().run_in_executor(None, listing)})
+
+
+@routes.get("/workflows/{name:.+}")
+async def get_workflow(request: web.Request) -> web.Response:
+    """One library workflow, with its API graph (defaults in place) as ``prompt``."""
+    runtime = request.app[RUNTIME]
+    name = request.match_info["name"]
+
+    def describe() -> tuple[LoadedWorkflow | None, dict[str, Any]]:
+        return describe_entry(name, _library_path(runtime, name), runtime)
+
+    loaded, entry = await asyncio.get_running_loop().run_in_executor(None, describe)
+    return reply(request, {**entry, "prompt": loaded.prompt if loaded is not None else None})
+
+
+@routes.post("/workflows/{name:.+}/run")
+async def run_workflow(request: web.Request) -> web.Response:
+    """Run a library workflow with ``params`` (and a ``sweep`` grid; the file's own sweep unless ``null``).
+
+    Body: ``params``, ``sweep``, ``wait`` (default true: answer as ``/api/run``; false: as ``/prompt``),
+    ``timeout``, ``inline_images`` and ``/prompt``'s ``client_id``, ``prompt_id``, ``number``, ``front``,
+    ``extra_data``. Parameter errors are 400 ``bad_parameter`` with pointers ``/params/<name>``.
+    """
+    body = await read_object(request)
+    timeout, inline = _wait_options(body)
+    wait = body.pop("wait", True) is not False
+    runtime = request.app[RUNTIME]
+    name = request.match_info["name"]
+
+    def load() -> tuple[LoadedWorkflow, Prepared]:
+        path = _library_path(runtime, name)
+        try:
+            loaded = replace(read_workflow(path, runtime), name=name)
+            sweep = body["sweep"] if "sweep" in body else loaded.sweep
+            return loaded, prepare(loaded, runtime, body.get("params"), sweep or None)
+        except WorkflowFormatError as exc:
+            raise _errors_400(exc.errors) from None
+        except (OSError, ValueError) as exc:
+            raise ApiError(500, f"the library file {path.name} cannot be read: {exc}") from None
+
+    loaded, prepared = await asyncio.get_running_loop().run_in_executor(None, load)
+    sub = parse_submission({**body, "prompt": prepared.prompt}, request)
+    sub.models = loaded.models
+    _embed_ui(sub, loaded)
+    report = await validate_submission(request, sub)
+    job = await enqueue(request, sub, report)
+    plan = prepared.sweep
+
+    def more(outputs: dict[str, Any]) -> dict[str, Any]:
+        return {"workflow": name, "params": prepared.params, **({"sweep": plan.results(outputs)} if plan else {})}
+
+    if not wait:
+        return reply(request, {"prompt_id": job.id, "number": job.priority, "node_errors": comfy_node_errors(report),
+                               **more({})})
+    return await _wait_and_reply(request, job, report, timeout, inline, more)
+
+
+@routes.post("/workflows/from_png")
+async def workflow_from_png(request: web.Request) -> web.Response:
+    """The workflow embedded in an uploaded PNG (multipart field ``image``, or the raw image as the body):
+    ``{"prompt": API graph, "workflow": UI graph or null, "source": "prompt" | "workflow"}``."""
+    if (request.content_type or "").startswith("multipart/"):
+        try:
+            post = await request.post()
+        except ValueError as exc:
+            raise bad_request(f"malformed multipart body: {exc}") from None
+        field_ = post.get("image")
+        if not isinstance(field_, web.FileField):
+            raise bad_request("the multipart field 'image' with a PNG file is required")
+        data, label = field_.file.read(), field_.filename or "the image"
+    else:
+        data, label = await request.read(), "the body"
+    runtime = request.app[RUNTIME]
+
+    def parse() -> LoadedWorkflow:
+        with using_runtime(runtime):
+            return parse_png(data, runtime.registry, label)
+
+    try:
+        loaded = await asyncio.get_running_loop().run_in_executor(None, parse)
+    except WorkflowFormatError as exc:
+        raise _errors_400(exc.errors) from None
+    return reply(request, {"prompt": loaded.prompt, "workflow": loaded.ui, "source": loaded.kind.split(":", 1)[1]})
 
 
 # --------------------------------------------------------------------------------------------------

@@ -91,6 +91,10 @@ EXPECTED: dict[str, tuple[str, bool, list[tuple[Any, ...]], list[tuple[str, str]
         ("end", "FLOAT", 1.0, 0.0, 1.0, None)], [("CONDITIONING", "CONDITIONING")]),
     "ConditioningZeroOut": ("advanced/conditioning", False, [
         ("conditioning", "CONDITIONING", MISSING, None, None, None)], [("CONDITIONING", "CONDITIONING")]),
+    # latentloom's own: the labelled grid a sweep saves (image_1, image_2, ... are extra linked inputs)
+    "ContactSheet": ("image", False, [
+        ("labels", "STRING", "", None, None, None), ("columns", "INT", 0, 0, 256, None),
+        ("title", "STRING", "", None, None, None)], [("IMAGE", "IMAGE")]),
 }
 
 

@@ -23,6 +23,16 @@ def _png() -> bytes:
     return buf.getvalue()
 
 
+def _png_with_workflow() -> bytes:
+    from PIL.PngImagePlugin import PngInfo
+
+    info = PngInfo()
+    info.add_text("prompt", json.dumps(save_workflow(3)))
+    buf = io.BytesIO()
+    Image.new("RGB", (2, 2)).save(buf, format="PNG", pnginfo=info)
+    return buf.getvalue()
+
+
 def _upload(**fields: str) -> FormData:
     form = FormData()
     form.add_field("image", _png(), filename="u.png", content_type="image/png")
@@ -94,6 +104,15 @@ def _scenario(runtime: Runtime) -> list[tuple[str, str, str, dict[str, Any], int
         ("GET", "/embeddings", "/embeddings", {}, 200),
         ("GET", "/extensions", "/extensions", {}, 200),
         ("GET", "/extensions/{pack}/{path}", "/extensions/none/a.js", {}, 404),
+        ("GET", "/workflows", "/workflows", {}, 200),
+        ("GET", "/workflows/{name}", "/api/workflows/hello", {}, 200),
+        ("GET", "/workflows/{name}", "/workflows/nothing", {}, 404),
+        ("POST", "/workflows/{name}/run", "/api/workflows/hello/run", {"json": {"prompt_id": "w"}}, 200),
+        ("POST", "/workflows/{name}/run", "/workflows/hello/run", {"json": {"params": {"x": 1}}}, 400),
+        ("POST", "/workflows/{name}/run", "/workflows/nothing/run", {"json": {}}, 404),
+        ("POST", "/workflows/from_png", "/workflows/from_png",
+         {"data": _png_with_workflow(), "headers": {"Content-Type": "image/png"}}, 200),
+        ("POST", "/workflows/from_png", "/api/workflows/from_png", {"data": _upload()}, 400),
     ]
 
 

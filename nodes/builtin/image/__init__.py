@@ -1,4 +1,4 @@
-"""The image pack: load, save, preview, resize, invert, create and pad IMAGE tensors.
+"""The image pack: load, save, preview, resize, invert, create, pad and tile (contact sheet) IMAGE tensors.
 
 IMAGE is ComfyUI's float32 ``[batch, height, width, channels]`` in 0..1 and MASK ``[batch, height, width]``.
 One node per module; each imports only ``nodes.api`` (and ``graph.context`` for the runtime's folders)
@@ -6,6 +6,7 @@ at module level, and torch, numpy and Pillow inside its function, so building a 
 """
 
 from nodes.builtin.image import (
+    contact_sheet,
     empty_image,
     image_invert,
     image_pad_for_outpaint,
@@ -27,4 +28,5 @@ LATENTLOOM_NODES = [
     *image_invert.LATENTLOOM_NODES,
     *empty_image.LATENTLOOM_NODES,
     *image_pad_for_outpaint.LATENTLOOM_NODES,
+    *contact_sheet.LATENTLOOM_NODES,
 ]
