@@ -152,49 +152,22 @@ def test_building_the_default_registry_with_these_packs_imports_no_torch() -> No
 ALLOWED_MODULE_IMPORTS = {"nodes.api", "graph.context"}
 
 
+def _allowed(module: str, path: Path) -> bool:
+    """nodes.api, graph.context, the standard library, or a sibling node file of the same pack."""
+    pack = ".".join(path.relative_to(ROOT).parent.parts)
+    return module in ALLOWED_MODULE_IMPORTS or module.startswith(pack + ".") or module.split(".")[0] in sys.stdlib_module_names
+
+
 @pytest.mark.parametrize("path", PACK_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_one_node_per_file_importing_only_the_api(path: Path) -> None:
     tree = ast.parse(path.read_text())
     assert ast.get_docstring(tree), f"{path.name} has no module docstring"
-    for statement in tree.body:  # module level: the standard library, nodes.api and graph.context only
+    for statement in tree.body:  # module level: the standard library, nodes.api, graph.context, sibling files
         if isinstance(statement, ast.ImportFrom):
             module = statement.module or ""
-            assert module in ALLOWED_MODULE_IMPORTS or module.split(".")[0] in sys.stdlib_module_names, module
+            assert _allowed(module, path), module
         elif isinstance(statement, ast.Import):
             for alias in statement.names:
                 assert alias.name.split(".")[0] in sys.stdlib_module_names, alias.name
     module = importlib.import_module(".".join(path.relative_to(ROOT).with_suffix("").parts))
     assert len(module.LATENTLOOM_NODES) == 1
-
-
-def copied_functions() -> list[tuple[Path, str, str]]:
-    """``(file, name, source)`` of every definition marked ``# Copied from module.name``."""
-    found = []
-    for path in PACK_FILES:
-        lines = path.read_text().splitlines()
-        for index, line in enumerate(lines[:-1]):
-            if line.startswith("# Copied from "):
-                found.append((path, lines[index + 1], line.removeprefix("# Copied from ").strip()))
-    return found
-
-
-def _definition(path_or_module: Any, name: str) -> str:
-    source = path_or_module.read_text() if isinstance(path_or_module, Path) else Path(
-        importlib.import_module(path_or_module).__file__).read_text()  # type: ignore[arg-type]
-    for statement in ast.parse(source).body:
-        names = [statement.name] if isinstance(statement, (ast.FunctionDef, ast.ClassDef)) else [
-            t.id for t in getattr(statement, "targets", []) if isinstance(t, ast.Name)]
-        if name in names:
-            return ast.dump(statement)
-    raise AssertionError(f"{name} not found")
-
-
-def test_marked_copies_match_their_originals() -> None:
-    copies = copied_functions()
-    assert len(copies) >= 15
-    for path, definition, origin in copies:
-        module, _, name = origin.rpartition(".")
-        assert name in definition, f"{path.name}: the marker names {name} but the next line is {definition!r}"
-        assert _definition(path, name) == _definition(module, name), (
-            f"{path.name}: {name} differs from {origin}; change both or neither"
-        )
