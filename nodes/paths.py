@@ -33,8 +33,10 @@ MODEL_KINDS: Mapping[str, tuple[str, ...]] = {
     "upscale_models": (".safetensors", ".ckpt", ".pt", ".pth", ".bin"),
     "controlnet": (".safetensors", ".ckpt", ".pt", ".pth", ".bin"),
     "diffusers": (),  # folders, not files
-    "priors": (),
-    "cascades": (),
+    "priors": (),  # unCLIP stacks, Kandinsky priors
+    "cascades": (),  # DeepFloyd IF stages
+    "decoders": (),  # Kandinsky decoders (UNet + MoVQ)
+    "clip_models": (),  # CLIP text + vision towers with projections
 }
 
 #: Old folder names that ComfyUI still reads for a kind.
@@ -117,7 +119,7 @@ class Folders:
             UnsafePath: the name tries to leave its folder.
         """
         for folder in self.model_dirs(kind):
-            path = safe_join(folder, name)
+            path = safe_join(folder, name, follow_links=False)  # user links in model folders are fine
             if path.exists():
                 return path
         searched = ", ".join(str(d) for d in self.model_dirs(kind))
@@ -131,8 +133,13 @@ class Folders:
         return folders[kind]
 
 
-def safe_join(folder: Path, *parts: str) -> Path:
-    """``folder / parts`` resolved, refusing absolute names, ``..`` and links that leave ``folder``.
+def safe_join(folder: Path, *parts: str, follow_links: bool = True) -> Path:
+    """``folder / parts``, refusing absolute names, ``..`` and (by default) links that leave ``folder``.
+
+    Args:
+        follow_links: resolve symbolic links and refuse a target outside ``folder`` (what serving and
+            uploading files needs). False checks the name only, so links the user placed in a model
+            folder (a common way to share model files) are followed wherever they point.
 
     Raises:
         UnsafePath: the result would not be inside ``folder``.
@@ -141,7 +148,8 @@ def safe_join(folder: Path, *parts: str) -> Path:
     for part in parts:
         if os.path.isabs(part) or part.startswith(("/", "\\")):
             raise UnsafePath(f"{part!r} is an absolute path; give a name relative to {root}")
-    target = root.joinpath(*parts).resolve()
+    joined = root.joinpath(*parts)
+    target = joined.resolve() if follow_links else Path(os.path.normpath(joined))
     if target != root and root not in target.parents:
         raise UnsafePath(f"{'/'.join(parts)!r} leaves the folder {root}")
     return target

@@ -50,3 +50,15 @@ def test_safe_join_refuses_escapes(tmp_path: Path) -> None:
     os.symlink(tmp_path, root / "link")
     with pytest.raises(UnsafePath):
         safe_join(root, "link", "secret")
+
+
+def test_model_files_may_be_links_but_names_may_not_escape(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    store.mkdir()
+    (store / "big.safetensors").write_bytes(b"x")
+    folders = Folders.at(tmp_path / "base")
+    (tmp_path / "base/models/checkpoints").mkdir(parents=True)
+    os.symlink(store / "big.safetensors", tmp_path / "base/models/checkpoints/linked.safetensors")
+    assert folders.find_model("checkpoints", "linked.safetensors").read_bytes() == b"x"
+    with pytest.raises(UnsafePath):
+        folders.find_model("checkpoints", "../../store/big.safetensors")
