@@ -3,6 +3,8 @@
 ::
 
     latentloom run WORKFLOW [--param NAME=VALUE ...] [--sweep AXIS=V1,V2 ...] [--set NODE.INPUT=VALUE ...]
+                   [--cpu | --gpu-only | --highvram | --normalvram | --lowvram | --novram]
+                   [--reserve-vram GB] [--vram-budget GB] [--ram-budget GB] [--memory-report]
     latentloom validate FILE...
     latentloom convert WORKFLOW [-o API.json] [--param NAME=VALUE ...]
     latentloom nodes [--json] [NAME ...]
@@ -32,6 +34,7 @@ from graph.context import CancelToken, using_runtime
 from graph.errors import ValidationFailed, WorkflowFormatError
 from graph.events import Event, Executing, ExecutionCached, NodeFinished, Progress
 from graph.params import find_node
+from nodes.memory.config import add_memory_arguments, memory_settings
 from nodes.runtime import Runtime, Settings, build_runtime
 from nodes.workflow_files import LoadedWorkflow, explain_missing_models, prepare, read_workflow, validate_loaded
 
@@ -59,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--cache", choices=["last", "lru", "ram", "none"], default="last", help="result cache policy")
     run.add_argument("--disk-cache", action="store_true", help="reuse results persisted under <base>/user/cache by earlier runs")
     run.add_argument("--quiet", "-q", action="store_true", help="no progress display")
+    run.add_argument("--memory-report", action="store_true", help="after the run, print what the model manager holds where, bytes moved and budgets")
+    add_memory_arguments(run)  # the same memory flags as `serve`
     _common(run)
 
     validate = sub.add_parser("validate", help="check workflows without running them")
@@ -227,7 +232,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         params, grid = _assignments(args.param, "--param"), _grid(args.sweep)
     except ValueError as exc:
         return _fail(str(exc))
-    runtime = build_runtime(_settings(args, output_dir=args.output_dir, cache=args.cache, disk_cache=args.disk_cache))
+    runtime = build_runtime(_settings(args, output_dir=args.output_dir, cache=args.cache, disk_cache=args.disk_cache, **memory_settings(args)))
     _report_pack_failures(runtime)
     loaded = _load(args.workflow, runtime)
     if isinstance(loaded, int):
@@ -252,6 +257,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     finally:
         signal.signal(signal.SIGINT, previous)
     _print_outputs(runtime, dict(result.ui), types)
+    if args.memory_report:
+        from nodes.memory.manager import format_status
+
+        print(format_status(runtime.models.status()), file=sys.stderr)
     seconds = time.perf_counter() - start
     if result.status == "interrupted":
         return _fail(f"interrupted at node {result.interrupted_node} after {seconds:.2f}s", 1)

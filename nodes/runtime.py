@@ -3,7 +3,8 @@
 The CLI and the server both call :func:`build_runtime` with a :class:`Settings` value; it builds the folders,
 the registry (built-in packs, custom_nodes folders, entry points), the cache policy and the engine, and
 returns them in a :class:`Runtime`. The runtime is also what nodes receive as their services
-(``graph.context.runtime()``): the folders to read and write, the settings, and later the model manager.
+(``graph.context.runtime()``): the folders to read and write, the settings, and the model manager
+(``runtime.models``, :mod:`nodes.memory`).
 Nothing here is global; two runtimes in one process do not see each other.
 """
 
@@ -53,6 +54,15 @@ class Settings:
     #: Compute precision: ``auto`` (fp32 on CPU, fp16 on GPUs), ``fp32``, ``bf16`` or ``fp16``.
     precision: str = "auto"
     extra_model_paths: tuple[str, ...] = ()
+    #: Memory mode: ``normalvram`` (default), ``gpu_only``, ``highvram``, ``lowvram``, ``novram`` or ``cpu``
+    #: (see :mod:`nodes.memory.config` for what each means in bytes).
+    vram_mode: str = "normalvram"
+    #: Device memory left to others, in GB (None: ComfyUI's default, 0.4 to 0.7).
+    reserve_vram_gb: float | None = None
+    #: Device budget in GB, replacing device memory minus the reserve.
+    vram_budget_gb: float | None = None
+    #: RAM budget in GB for loaded models kept for reuse (None: half the RAM minus 2, at least 4).
+    ram_budget_gb: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -66,6 +76,11 @@ class Runtime:
     load_report: Any
     engine: Engine
     services: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def models(self) -> Any:
+        """The :class:`nodes.memory.ModelManager` (``services["models"]``)."""
+        return self.services.get("models")
 
 
 def build_runtime(settings: Settings, hooks: Callable[[Event], None] | None = None) -> Runtime:
@@ -84,9 +99,20 @@ def build_runtime(settings: Settings, hooks: Callable[[Event], None] | None = No
     )
     node_dirs: Sequence[Path] = () if settings.disable_custom_nodes else folders.custom_nodes
     registry, report = default_registry(custom_node_dirs=node_dirs, entry_points=settings.entry_points)
-    runtime = Runtime(settings, folders, registry, report, Engine(registry))
+    runtime = Runtime(settings, folders, registry, report, Engine(registry), {"models": model_manager(settings, folders)})
     runtime.engine = Engine(registry, _cache(settings, folders), hooks, runtime)
     return runtime
+
+
+def model_manager(settings: Settings, folders: Folders) -> Any:
+    """The :class:`nodes.memory.ModelManager` for ``settings`` (it looks for the device on first use: no torch
+    here); weights that do not fit the RAM budget are memory-mapped from ``<temp>/offload``."""
+    from nodes.memory.config import MemoryOptions
+    from nodes.memory.manager import ModelManager
+
+    options = MemoryOptions(settings.vram_mode, settings.reserve_vram_gb, settings.vram_budget_gb, settings.ram_budget_gb)
+    device = "cpu" if settings.vram_mode == "cpu" else settings.device
+    return ModelManager(options, device=device, disk_dir=os.fspath(folders.temp / "offload"))
 
 
 def _extra_paths(settings: Settings) -> tuple[dict[str, list[Path]], list[Path]]:

@@ -7,10 +7,13 @@
                      [--extra-model-paths-config YAML]
                      [--cache-classic | --cache-lru N | --cache-ram [GB] | --cache-none]
                      [--cpu | --gpu-only | --highvram | --normalvram | --lowvram | --novram]
+                     [--reserve-vram GB] [--vram-budget GB] [--ram-budget GB]
                      [--preview-method none|auto|latent2rgb|taesd] [--max-upload-size MB]
                      [--on-restart requeue|fail] [--database FILE]
 
-The VRAM modes and ``--cpu`` are stored in ``Settings.extra`` (``vram_mode``, ``cpu``) for the model manager.
+The memory flags are the same as ``latentloom run``'s (:func:`nodes.memory.config.add_memory_arguments`) and
+fill ``Settings.vram_mode`` and the budgets for the model manager; ``Settings.extra`` keeps ``vram_mode`` and
+``cpu`` too, as before.
 This module imports only the standard library at import time, so ``latentloom run`` does not pay for aiohttp.
 """
 
@@ -22,6 +25,8 @@ import os
 import signal
 import sys
 from typing import Any
+
+from nodes.memory.config import add_memory_arguments, memory_settings
 
 API_KEY_ENV = "LATENTLOOM_API_KEY"
 VRAM_MODES = ("gpu_only", "highvram", "normalvram", "lowvram", "novram")
@@ -48,10 +53,7 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     cache.add_argument("--cache-ram", nargs="?", type=float, const=4.0, default=None, metavar="GB",
                        help="evict results when free RAM drops below GB")
     cache.add_argument("--cache-none", action="store_true", help="keep no results between runs")
-    vram = parser.add_argument_group("devices").add_mutually_exclusive_group()
-    vram.add_argument("--cpu", action="store_true", help="run everything on the CPU")
-    for mode in VRAM_MODES:
-        vram.add_argument("--" + mode.replace("_", "-"), dest="vram_mode", action="store_const", const=mode)
+    add_memory_arguments(parser)
     parser.add_argument("--preview-method", choices=["none", "auto", "latent2rgb", "taesd"], default="none")
     parser.add_argument("--preview-size", type=int, default=512)
     queue = parser.add_argument_group("queue")
@@ -75,8 +77,7 @@ def settings_from_args(args: argparse.Namespace) -> Any:
         cache = "none"
     extra = {"cpu": bool(args.cpu), "vram_mode": "cpu" if args.cpu else (args.vram_mode or "normalvram"),
              "preview_size": args.preview_size}
-    if args.cpu:
-        more["device"] = "cpu"
+    more.update(memory_settings(args))
     return Settings(extra_model_paths=tuple(args.extra_model_paths_config), precision=args.precision,base_dir=args.base_dir, output_dir=args.output_directory, input_dir=args.input_directory,
                     temp_dir=args.temp_directory, user_dir=args.user_directory, custom_nodes=tuple(args.custom_nodes),
                     disable_custom_nodes=args.disable_all_custom_nodes, entry_points=not args.no_entry_points,

@@ -426,7 +426,9 @@ async def interrupt(request: web.Request) -> web.Response:
 
 @routes.post("/free")
 async def free(request: web.Request) -> web.Response:
-    """``{"unload_models": bool, "free_memory": bool}``, applied between runs."""
+    """``{"unload_models": bool, "free_memory": bool}``, applied between runs: ``unload_models`` offloads every
+    model from the compute device; ``free_memory`` also drops cached results and the loaded models kept for
+    reuse, so their RAM is given back (server/worker.py ``_free_now``)."""
     body = await read_object(request)
     request.app[WORKER].request_free(body.get("unload_models") is True, body.get("free_memory") is True)
     return empty()
@@ -565,10 +567,13 @@ async def object_info_one(request: web.Request) -> web.Response:
 
 @routes.get("/system_stats")
 async def system_stats(request: web.Request) -> web.Response:
-    settings = request.app[RUNTIME].settings
-    force_cpu = bool(getattr(settings, "extra", {}).get("cpu"))
+    """ComfyUI's document plus ``memory``: what is loaded where, bytes used and budgets."""
+    runtime = request.app[RUNTIME]
+    settings = runtime.settings
+    force_cpu = bool(getattr(settings, "extra", {}).get("cpu")) or getattr(settings, "vram_mode", "") == "cpu"
     argv = list(request.app[CONFIG].argv)
-    stats = await asyncio.get_running_loop().run_in_executor(None, _system_stats, argv, force_cpu)
+    models = getattr(runtime, "services", {}).get("models")
+    stats = await asyncio.get_running_loop().run_in_executor(None, _system_stats, argv, force_cpu, models)
     return reply(request, stats)
 
 

@@ -1,4 +1,4 @@
-"""``/system_stats``: the machine, the Python, and the compute device.
+"""``/system_stats``: the machine, the Python, the compute device, and the model manager's status.
 
 torch is imported only when it can matter: if it is already loaded (a node pack or the model manager
 imported it), or when the machine has a GPU driver (NVIDIA or AMD device files) and the server was not
@@ -70,10 +70,12 @@ def devices(force_cpu: bool) -> list[dict[str, Any]]:
     return [cpu]
 
 
-def system_stats(argv: list[str], force_cpu: bool = False) -> dict[str, Any]:
-    """The ``/system_stats`` document (comfyui-reference 1.7), plus ``latentloom_version``."""
+def system_stats(argv: list[str], force_cpu: bool = False, models: Any = None) -> dict[str, Any]:
+    """The ``/system_stats`` document (comfyui-reference 1.7), plus ``latentloom_version`` and, given the
+    model manager, ``memory``: its mode, budgets, bytes on the device and in RAM, moves, and every loaded
+    model with where it is (:meth:`nodes.memory.ModelManager.status`; ComfyUI clients ignore the key)."""
     total, free = memory()
-    return {
+    doc = {
         "system": {
             "os": sys.platform,
             "ram_total": total,
@@ -88,3 +90,6 @@ def system_stats(argv: list[str], force_cpu: bool = False) -> dict[str, Any]:
         },
         "devices": devices(force_cpu),
     }
+    if models is not None:
+        doc["memory"] = models.status()
+    return doc

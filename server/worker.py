@@ -38,6 +38,10 @@ from server.events import Message, RunBridge
 from server.queue import Job, JobQueue, JobStore, QueueClosed
 from server.ws import Hub
 
+#: Queued jobs whose models the model manager is told about before each job (nodes/memory: eviction
+#: spares models the next jobs load, which brings the bytes moved close to the offline minimum).
+LOOKAHEAD = 4
+
 logger = logging.getLogger(__name__)
 
 CancelOutcome = Literal["running", "pending", "terminal", "unknown"]
@@ -119,6 +123,7 @@ class Worker:
                            on_node=lambda node: self.hub.set_running(client, node), preview_size=self.preview_size)
         running = self.current = _Running(job, token, bridge)
         self.hub.broadcast_status()
+        await self._hint_models()
         running.done = loop.run_in_executor(self.engine_thread, self._execute, job, bridge, token)
         result = await asyncio.shield(running.done)
         if isinstance(result, _Invalid):
@@ -154,6 +159,13 @@ class Worker:
         bridge = RunBridge(job.id, job.client_id, asyncio.get_running_loop(), self.hub.publish)
         bridge.fail(NodeFailed("", "", f"latentloom.{type(exc).__name__}", f"the server failed to run the job: {exc}"))
         await self._record(job, bridge, None, "error")
+
+    async def _hint_models(self) -> None:
+        """Tell the model manager which models the next queued jobs load, so it does not evict them first."""
+        models = self.runtime.services.get("models")
+        if hasattr(models, "expect_prompts"):
+            pending = await self.queue.call(JobStore.by_status, "pending")
+            models.expect_prompts([j.prompt for j in pending[:LOOKAHEAD]])
 
     def _execute(self, job: Job, bridge: RunBridge, token: CancelToken) -> RunResult | _Invalid | NodeFailed:
         """Engine thread: run one job; problems come back as values."""
@@ -213,6 +225,8 @@ class Worker:
         if request.free_memory:
             self.runtime.engine.cache.clear()
             self.runtime.engine.executor.forget_instances()
+            if hasattr(models, "drop_cached"):  # loaded models kept for reuse: their RAM goes once unreferenced
+                models.drop_cached()
             gc.collect()
             request.applied.append("free_memory")
             torch = sys.modules.get("torch")

@@ -15,4 +15,7 @@ BUILTIN_PACKS: tuple[str, ...] = (
     "nodes.builtin.loaders",
     "nodes.builtin.vae",
     "nodes.builtin.sampling",
+    "nodes.builtin.prior",
+    "nodes.builtin.cascade",
+    "nodes.builtin.clip_vision",
 )

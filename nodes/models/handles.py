@@ -31,14 +31,23 @@ Text encoding (ComfyUI's CLIPTextEncode)
 5. The pooled output comes from the first chunk: the projected pooled output (``text_embeds``) of an
    encoder with a projection (SDXL's G, the one SDXL's UNet needs), else the tower's pooled output.
 Results are float32 on the CPU, like ComfyUI's intermediate device.
+
+Memory
+------
+A handle loaded through a runtime carries its :class:`~nodes.memory.manager.ManagedModel` (``memory``);
+clones share it with the weights.  ``use()`` asks the model manager to make the weights resident first
+(see :mod:`nodes.memory`), and the manager restores the patches before it moves weights, so they are
+applied again on the device.  ``run(fn, working=...)``, ``encode`` and the VAE's ``decode``/``encode``
+add the out-of-memory retry: idle models unloaded, then half the weights streamed, and for the VAE a
+tiled pass.  A handle made without a manager (``ModelHandle.create(unet, info)``) runs where its modules are.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from nodes.models.info import ModelInfo
 from nodes.models.patching import PatchState, WeightPatch
@@ -49,7 +58,20 @@ if TYPE_CHECKING:
     from diffusers import AutoencoderKL, UNet2DConditionModel
     from transformers import CLIPTokenizer
 
+    from nodes.memory.manager import ManagedModel, ModelManager
     from nodes.sampling.model import DiffusionModel
+
+T = TypeVar("T")
+
+
+def _resident(memory: ManagedModel | None, working: int = 0) -> AbstractContextManager[Any]:
+    """The manager's residency block for ``memory`` (nothing to do for an unmanaged handle)."""
+    return nullcontext() if memory is None else memory.manager.use(memory, working=working)
+
+
+def _device(memory: ManagedModel | None, module: Any) -> torch.device:
+    """Where inputs of ``module`` go: the manager's device for it, else where its first weight is."""
+    return memory.device if memory is not None else next(module.parameters()).device
 
 
 # --------------------------------------------------------------------------------------------------
@@ -64,16 +86,22 @@ class ModelHandle:
         core: the shared module state (``core.modules[0]`` is the UNet); clones share it.
         info: what the checkpoint is (family, prediction type, schedule, latent channels).
         patches: this clone's weight patches, applied by :meth:`use`.
+        memory: the model manager's record of the UNet (None: unmanaged, it runs where it is).
     """
 
     core: PatchState
     info: ModelInfo
     patches: tuple[WeightPatch, ...] = ()
+    memory: ManagedModel | None = None
 
     @classmethod
-    def create(cls, unet: UNet2DConditionModel, info: ModelInfo) -> ModelHandle:
-        """A handle with no patches for a freshly loaded UNet."""
-        return cls(PatchState((unet,)), info)
+    def create(
+        cls, unet: UNet2DConditionModel, info: ModelInfo, manager: ModelManager | None = None, name: str = "unet"
+    ) -> ModelHandle:
+        """A handle with no patches for a freshly loaded UNet, registered with ``manager`` when given."""
+        core = PatchState((unet,))
+        memory = None if manager is None else manager.register([unet], name=name, kind="unet", on_move=[core.restore])
+        return cls(core, info, memory=memory)
 
     @property
     def unet(self) -> UNet2DConditionModel:
@@ -95,23 +123,53 @@ class ModelHandle:
         return replace(self, patches=self.patches + patches)
 
     @contextmanager
-    def use(self) -> Iterator[DiffusionModel]:
-        """Apply this handle's patches and yield the sampler's model (see :mod:`nodes.models.patching`).
+    def use(self, working: int = 0) -> Iterator[DiffusionModel]:
+        """Make the UNet resident (reserving ``working`` bytes), apply this handle's patches and yield the
+        sampler's model (see :mod:`nodes.models.patching` and :mod:`nodes.memory`).
 
-        The patches stay applied after the block until a clone with other patches (or none) is used
-        or :meth:`restore` is called.
+        The patches stay applied after the block until a clone with other patches (or none) is used,
+        :meth:`restore` is called, or the manager moves the weights.
         """
+        with _resident(self.memory, working), self.core.use(self.patches):
+            yield self._diffusion_model()
+
+    def run(self, fn: Callable[[DiffusionModel], T], *, working: int = 0, what: str = "sampling") -> T:
+        """``fn(model)`` inside :meth:`use`, retried once with half the weights streamed on out-of-memory.
+
+        Raises:
+            nodes.memory.DeviceMemoryError: the retry ran out of memory too.
+        """
+        if self.memory is None:
+            with self.use() as model:
+                return fn(model)
+
+        def attempt(_: int) -> T:
+            with self.core.use(self.patches):
+                return fn(self._diffusion_model())
+
+        return self.memory.manager.run(attempt, self.memory, working=working, what=what)
+
+    def sampling_memory(self, latent_shape: Sequence[int], cfg: float) -> int:
+        """Working memory of one sampling step on a latent of ``latent_shape`` (see
+        :func:`nodes.memory.estimates.sampling_memory`)."""
+        from nodes.memory.estimates import sampling_memory
+
+        dtype = next(self.unet.parameters()).dtype
+        width = int(self.unet.config.block_out_channels[0])
+        return sampling_memory(latent_shape, cfg=cfg, dtype_bytes=dtype.itemsize, width=width, family=self.info.family)
+
+    def _diffusion_model(self) -> DiffusionModel:
         from nodes.sampling.model import DiffusionModel
 
-        with self.core.use(self.patches):
-            yield DiffusionModel(
-                self.unet,
-                prediction_type=self.info.prediction_type,
-                scheduler_config=self.info.scheduler_config,
-                is_sdxl=self.info.family == "sdxl",
-                latent_channels=self.info.latent_channels,
-                latent_scale=self.info.scaling_factor,
-            )
+        return DiffusionModel(
+            self.unet,
+            prediction_type=self.info.prediction_type,
+            scheduler_config=self.info.scheduler_config,
+            is_sdxl=self.info.family == "sdxl",
+            latent_channels=self.info.latent_channels,
+            latent_scale=self.info.scaling_factor,
+            compute_device=None if self.memory is None else self.memory.device,
+        )
 
     def restore(self) -> None:
         """Put the base weights back now (they are also restored when an unpatched clone is used)."""
@@ -135,6 +193,7 @@ class ClipHandle:
         info: the checkpoint's facts (family, per-encoder layout, default layer, LayerNorm, pad id).
         layers: the hidden layer each encoder conditions on (ComfyUI's ``stop_at_clip_layer``).
         patches: weight patches (``WeightPatch.module`` is the encoder index).
+        memory: the model manager's record of the encoders (None: unmanaged).
     """
 
     core: PatchState
@@ -142,17 +201,27 @@ class ClipHandle:
     info: ModelInfo
     layers: tuple[int, ...]
     patches: tuple[WeightPatch, ...] = ()
+    memory: ManagedModel | None = None
 
     @classmethod
-    def create(cls, text_encoders: Sequence[Any], tokenizers: Sequence[Any], info: ModelInfo) -> ClipHandle:
-        """A handle with the family's default layers and no patches."""
+    def create(
+        cls,
+        text_encoders: Sequence[Any],
+        tokenizers: Sequence[Any],
+        info: ModelInfo,
+        manager: ModelManager | None = None,
+        name: str = "clip",
+    ) -> ClipHandle:
+        """A handle with the family's default layers and no patches, registered with ``manager`` when given."""
         if not len(text_encoders) == len(tokenizers) == len(info.text_encoders):
             raise ValueError(
                 f"{len(text_encoders)} text encoders, {len(tokenizers)} tokenizers and "
                 f"{len(info.text_encoders)} encoder infos: one of each per encoder"
             )
         layers = tuple(te.clip_layer for te in info.text_encoders)
-        return cls(PatchState(tuple(text_encoders)), tuple(tokenizers), info, layers)
+        core = PatchState(tuple(text_encoders))
+        memory = None if manager is None else manager.register(text_encoders, name=name, kind="clip", on_move=[core.restore])
+        return cls(core, tuple(tokenizers), info, layers, memory=memory)
 
     @property
     def text_encoders(self) -> tuple[Any, ...]:
@@ -175,9 +244,9 @@ class ClipHandle:
         return replace(self, patches=self.patches + patches)
 
     @contextmanager
-    def use(self) -> Iterator[tuple[Any, ...]]:
-        """Apply this handle's patches and yield the text encoders."""
-        with self.core.use(self.patches) as modules:
+    def use(self, working: int = 0) -> Iterator[tuple[Any, ...]]:
+        """Make the encoders resident, apply this handle's patches and yield the text encoders."""
+        with _resident(self.memory, working), self.core.use(self.patches) as modules:
             yield modules
 
     def restore(self) -> None:
@@ -201,29 +270,48 @@ class ClipHandle:
         per_encoder = self.tokenize(text)
         if len({len(chunks) for chunks in per_encoder}) != 1:
             raise ValueError(f"encoders split the prompt into different chunk counts: {[len(c) for c in per_encoder]}")
-        conds, pooled = [], None
-        with torch.no_grad(), self.use() as encoders:
-            parts = zip(encoders, per_encoder, self.layers, self.info.text_encoders, strict=True)
-            for encoder, chunks, layer, te in parts:
-                cond, pooled = _encode_chunks(encoder, chunks, layer, te.final_layer_norm, te.pad_token_id)
-                conds.append(cond)
-        return torch.cat(conds, dim=-1), pooled  # type: ignore[return-value]
+
+        def encode_all(_: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+            conds, pooled = [], None
+            with torch.no_grad(), self.core.use(self.patches) as encoders:
+                parts = zip(encoders, per_encoder, self.layers, self.info.text_encoders, strict=True)
+                for encoder, chunks, layer, te in parts:
+                    device = _device(self.memory, encoder)
+                    cond, pooled = _encode_chunks(encoder, chunks, layer, te.final_layer_norm, te.pad_token_id, device)
+                    conds.append(cond)
+            return torch.cat(conds, dim=-1), pooled  # type: ignore[return-value]
+
+        if self.memory is None:
+            return encode_all()
+        working = self._encode_memory(len(per_encoder[0]) + 1)
+        return self.memory.manager.run(encode_all, self.memory, working=working, what="CLIP text encode")
+
+    def _encode_memory(self, rows: int) -> int:
+        """Working memory of one encode (see :func:`nodes.memory.estimates.text_encode_memory`)."""
+        from nodes.memory.estimates import text_encode_memory
+
+        total = 0
+        for encoder in self.text_encoders:
+            config = encoder.config
+            dtype = next(encoder.parameters()).dtype
+            total = max(total, text_encode_memory(rows, hidden=config.hidden_size, layers=config.num_hidden_layers,
+                                                  heads=config.num_attention_heads, dtype_bytes=dtype.itemsize))
+        return total
 
     def __repr__(self) -> str:
         return f"ClipHandle({self.info.family}, layers={self.layers}, {len(self.patches)} patches)"
 
 
 def _encode_chunks(
-    encoder: Any, chunks: Sequence[Chunk], layer: int, final_layer_norm: bool, pad_id: int
+    encoder: Any, chunks: Sequence[Chunk], layer: int, final_layer_norm: bool, pad_id: int, device: torch.device
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """One encoder's ``(cond [1, 77 * n, dim], pooled [1, dim])`` for weighted chunks."""
+    """One encoder's ``(cond [1, 77 * n, dim], pooled [1, dim])`` for weighted chunks, run on ``device``."""
     import torch
 
     weighted = any(weight != 1.0 for chunk in chunks for _, weight in chunk)
     rows = [[token for token, _ in chunk] for chunk in chunks]
     if weighted:
         rows.append([token for token, _ in empty_chunk(pad_id)])
-    device = next(encoder.parameters()).device
     output = encoder(input_ids=torch.tensor(rows, device=device), output_hidden_states=True)
     tower = encoder.text_model if hasattr(encoder, "text_model") else encoder
     if abs(layer) > len(tower.encoder.layers):
@@ -257,12 +345,33 @@ class VaeHandle:
             sampler does (``nodes.sampling.model.DiffusionModel.latent_in``).
         shift_factor: 0 for the SD families.
         scale_source: how the scaling factor was decided (``checkpoint``, ``config.json``, ...).
+        memory: the model manager's record of the autoencoder (None: unmanaged).
+
+    With a manager, :meth:`decode` and :meth:`encode` reserve their working memory
+    (:mod:`nodes.memory.estimates`) and, when the device runs out of memory, retry once in tiles of at
+    most 512 pixels and at most half the image's longer side (overlap a quarter tile); the tiled nodes
+    retry with half their tile size.
     """
 
     vae: AutoencoderKL
     scaling_factor: float
     shift_factor: float = 0.0
     scale_source: str = "checkpoint"
+    memory: ManagedModel | None = None
+
+    @classmethod
+    def create(
+        cls,
+        vae: AutoencoderKL,
+        scaling_factor: float,
+        shift_factor: float = 0.0,
+        scale_source: str = "checkpoint",
+        manager: ModelManager | None = None,
+        name: str = "vae",
+    ) -> VaeHandle:
+        """A handle, registered with ``manager`` when given."""
+        memory = None if manager is None else manager.register([vae], name=name, kind="vae")
+        return cls(vae, scaling_factor, shift_factor, scale_source, memory)
 
     @property
     def downscale(self) -> int:
@@ -282,37 +391,96 @@ class VaeHandle:
 
     def decode(self, samples: torch.Tensor) -> torch.Tensor:
         """Latents ``[B, C, h, w]`` -> IMAGE ``[B, h * 8, w * 8, 3]`` float32 in 0..1 on the CPU."""
-        return self._images(samples, self._decode_one)
+        side = max(samples.shape[-2:]) * self.downscale
+        return self._decode(samples, None, _retry_tile(side), what="VAE decode")
 
     def decode_tiled(self, samples: torch.Tensor, tile_size: int = 512, overlap: int = 64) -> torch.Tensor:
         """:meth:`decode` tile by tile (sizes in pixels), blending overlaps with linear ramps.
 
         A latent that fits in one tile is decoded exactly as :meth:`decode` does.
         """
-        d = self.downscale
-        tile = max(1, tile_size // d)
-        over = min(max(0, overlap // d), tile - 1)
-        return self._images(samples, lambda z: _tiled(self._decode_one, z, tile, over, d, 1))
+        smaller = max(self.downscale, (tile_size // 2 // self.downscale) * self.downscale)
+        return self._decode(samples, (tile_size, overlap), (smaller, overlap // 2), what="VAE decode (tiled)")
 
     def encode(self, pixels: torch.Tensor) -> torch.Tensor:
         """IMAGE ``[B, H, W, C]`` -> latents ``[B, C, H / 8, W / 8]`` (the distribution's mean, scaled).
 
         The image is centre-cropped to a multiple of 8 first and only its first three channels are used.
         """
-        return self._latents(pixels, self._encode_one)
+        return self._encode(pixels, None, _retry_tile(max(pixels.shape[1:3])), what="VAE encode")
 
     def encode_tiled(self, pixels: torch.Tensor, tile_size: int = 512, overlap: int = 64) -> torch.Tensor:
         """:meth:`encode` tile by tile (sizes in pixels), blending overlaps with linear ramps."""
-        d = self.downscale
-        tile = max(d, (tile_size // d) * d)
-        over = min((max(0, overlap) // d) * d, tile - d)
-        return self._latents(pixels, lambda x: _tiled(self._encode_one, x, tile, over, 1, d, align=d))
+        smaller = max(self.downscale, (tile_size // 2 // self.downscale) * self.downscale)
+        return self._encode(pixels, (tile_size, overlap), (smaller, overlap // 2), what="VAE encode (tiled)")
 
     # ----------------------------------------------------------------------------------------------
 
+    def _decode(
+        self, samples: torch.Tensor, tiles: tuple[int, int] | None, retry: tuple[int, int], *, what: str
+    ) -> torch.Tensor:
+        """Decode whole (``tiles`` None) or in ``(tile, overlap)`` pixel tiles; on out-of-memory, in ``retry`` tiles."""
+        d = self.downscale
+
+        def decode_with(plan: tuple[int, int] | None) -> torch.Tensor:
+            if plan is None:
+                return self._images(samples, self._decode_one)
+            tile = max(1, plan[0] // d)
+            over = min(max(0, plan[1] // d), tile - 1)
+            return self._images(samples, lambda z: _tiled(self._decode_one, z, tile, over, d, 1))
+
+        if self.memory is None:
+            return decode_with(tiles)
+        plans = (tiles, retry)
+        height, width = samples.shape[-2] * d, samples.shape[-1] * d
+
+        def working(attempt: int) -> int:
+            plan = plans[attempt]
+            side = (min(height, plan[0]), min(width, plan[0])) if plan else (height, width)
+            return self._estimate("decode", side)
+
+        return self.memory.manager.run(lambda attempt: decode_with(plans[attempt]), self.memory, working=working,
+                                       what=what, retry=f"tiles of {retry[0]} px")
+
+    def _encode(
+        self, pixels: torch.Tensor, tiles: tuple[int, int] | None, retry: tuple[int, int], *, what: str
+    ) -> torch.Tensor:
+        """Encode whole or in ``(tile, overlap)`` pixel tiles; on out-of-memory, in ``retry`` tiles."""
+        d = self.downscale
+
+        def encode_with(plan: tuple[int, int] | None) -> torch.Tensor:
+            if plan is None:
+                return self._latents(pixels, self._encode_one)
+            tile = max(d, (plan[0] // d) * d)
+            over = min((max(0, plan[1]) // d) * d, tile - d)
+            return self._latents(pixels, lambda x: _tiled(self._encode_one, x, tile, over, 1, d, align=d))
+
+        if self.memory is None:
+            return encode_with(tiles)
+        plans = (tiles, retry)
+        height, width = pixels.shape[1], pixels.shape[2]
+
+        def working(attempt: int) -> int:
+            plan = plans[attempt]
+            side = (min(height, plan[0]), min(width, plan[0])) if plan else (height, width)
+            return self._estimate("encode", side)
+
+        return self.memory.manager.run(lambda attempt: encode_with(plans[attempt]), self.memory, working=working,
+                                       what=what, retry=f"tiles of {retry[0]} px")
+
+    def _estimate(self, direction: str, pixels_hw: tuple[int, int]) -> int:
+        """Working memory for one image (or tile) of ``pixels_hw`` (see :mod:`nodes.memory.estimates`)."""
+        from nodes.memory.estimates import vae_decode_memory, vae_encode_memory
+
+        dtype_bytes = next(self.vae.parameters()).dtype.itemsize
+        width = int(self.vae.config.block_out_channels[0])
+        if direction == "decode":
+            d = self.downscale
+            return vae_decode_memory((pixels_hw[0] // d, pixels_hw[1] // d), downscale=d, dtype_bytes=dtype_bytes, width=width)
+        return vae_encode_memory(pixels_hw, dtype_bytes=dtype_bytes, width=width)
+
     def _place(self, x: torch.Tensor) -> torch.Tensor:
-        parameter = next(self.vae.parameters())
-        return x.to(parameter.device, parameter.dtype)
+        return x.to(_device(self.memory, self.vae), next(self.vae.parameters()).dtype)
 
     def _decode_one(self, samples: torch.Tensor) -> torch.Tensor:
         return self.vae.decode(self._place(samples.float())).sample.float()
@@ -336,6 +504,13 @@ class VaeHandle:
 
     def __repr__(self) -> str:
         return f"VaeHandle(scaling_factor={self.scaling_factor}, source={self.scale_source})"
+
+
+def _retry_tile(side: int) -> tuple[int, int]:
+    """``(tile, overlap)`` in pixels for the tiled retry of a whole-image pass over ``side`` pixels: at most
+    512, at most half the side (rounded up to 64), at least 64; the overlap is a quarter tile."""
+    tile = max(64, min(512, -(-side // 2 // 64) * 64))
+    return tile, tile // 4
 
 
 def _starts(size: int, tile: int, overlap: int, align: int) -> list[int]:

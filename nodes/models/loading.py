@@ -6,8 +6,11 @@
   ``first_stage_model.`` prefix, or diffusers layout) -> :class:`~nodes.models.handles.VaeHandle`.
 
 Files are read on the CPU without a dtype (safetensors stay memory-mapped), then each component is
-moved to the compute device and dtype of :mod:`nodes.models.placement` in one ``Module.to`` call, which
-copies nothing when the file's dtype already matches on the CPU.
+cast to the dtype of :mod:`nodes.models.placement` in one ``Module.to`` call, which copies nothing when
+the file's dtype already matches.  With the runtime's model manager (:mod:`nodes.memory`) the components
+stay on its offload device (the CPU) and are registered with it as ``<file>:unet``, ``<file>:clip`` and
+``<file>:vae``; it moves them to the compute device when a node uses them.  Without one they are moved to
+the placement's device here.
 
 A standalone VAE file does not say which latent space it belongs to (SD1's and SDXL's VAEs have the same
 shapes), so its scaling factor is decided, first match wins, by: a ``config.json`` next to the file
@@ -26,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from nodes.memory import model_manager
 from nodes.models.cache import file_signature, model_cache
 from nodes.models.handles import ClipHandle, ModelHandle, VaeHandle
 from nodes.models.info import SCALING_FACTORS, VAE_PREFIX
@@ -34,6 +38,7 @@ from nodes.models.placement import Placement, runtime_placement
 if TYPE_CHECKING:
     import torch
 
+    from nodes.memory.manager import ModelManager
     from nodes.models.checkpoint import LoadedCheckpoint
 
 logger = logging.getLogger(__name__)
@@ -65,16 +70,29 @@ def _place(module: Any, device: torch.device, dtype: torch.dtype) -> Any:
     return torch.nn.Module.to(module, device=device, dtype=dtype)
 
 
-def handles_from_checkpoint(loaded: LoadedCheckpoint, placement: Placement) -> Loaded:
-    """Place a :class:`~nodes.models.checkpoint.LoadedCheckpoint`'s modules and wrap them in handles."""
+def handles_from_checkpoint(
+    loaded: LoadedCheckpoint, placement: Placement, manager: ModelManager | None = None, name: str = "checkpoint"
+) -> Loaded:
+    """Place a :class:`~nodes.models.checkpoint.LoadedCheckpoint`'s modules and wrap them in handles.
+
+    With a ``manager`` the modules rest on its offload device and are registered as ``name:unet`` etc.;
+    text encoders the manager runs on the offload device are kept in float32.
+    """
+    import torch
+
     info = loaded.info
-    unet = _place(loaded.unet, placement.device, placement.dtype)
-    encoders = tuple(_place(m, placement.device, placement.dtype) for m in loaded.text_encoders)
-    vae = _place(loaded.vae, placement.device, placement.vae_dtype)
+    device = placement.device if manager is None else manager.offload_device
+    unet = _place(loaded.unet, device, placement.dtype)
+    # text encoders that run on the CPU (lowvram, novram) run in float32 there, as ComfyUI's do
+    on_cpu = manager is not None and manager.mover.moves and manager.runs_on_offload("clip")
+    clip_dtype = torch.float32 if on_cpu else placement.dtype
+    encoders = tuple(_place(m, device, clip_dtype) for m in loaded.text_encoders)
+    vae = _place(loaded.vae, device, placement.vae_dtype)
+    shift = float(vae.config.get("shift_factor") or 0.0)
     return Loaded(
-        ModelHandle.create(unet, info),
-        ClipHandle.create(encoders, loaded.tokenizers, info),
-        VaeHandle(vae, info.scaling_factor, float(vae.config.get("shift_factor") or 0.0), "checkpoint"),
+        ModelHandle.create(unet, info, manager, f"{name}:unet"),
+        ClipHandle.create(encoders, loaded.tokenizers, info, manager, f"{name}:clip"),
+        VaeHandle.create(vae, info.scaling_factor, shift, "checkpoint", manager, f"{name}:vae"),
     )
 
 
@@ -87,9 +105,11 @@ def load_checkpoint_handles(path: str | Path, services: Any = None) -> Loaded:
     """
     from nodes.models.checkpoint import load_checkpoint
 
-    placement = runtime_placement(services)
+    placement, manager = runtime_placement(services), model_manager(services)
     key = ("checkpoint", *file_signature(path), placement.key)
-    return model_cache(services).get_or_load(key, lambda: handles_from_checkpoint(load_checkpoint(path), placement))
+    return model_cache(services).get_or_load(
+        key, lambda: handles_from_checkpoint(load_checkpoint(path), placement, manager, Path(path).name)
+    )
 
 
 def load_diffusers_handles(path: str | Path, services: Any = None) -> Loaded:
@@ -101,10 +121,10 @@ def load_diffusers_handles(path: str | Path, services: Any = None) -> Loaded:
     """
     from nodes.models.checkpoint import load_diffusers_folder
 
-    placement = runtime_placement(services)
+    placement, manager = runtime_placement(services), model_manager(services)
     key = ("diffusers", *file_signature(path), placement.key)
     return model_cache(services).get_or_load(
-        key, lambda: handles_from_checkpoint(load_diffusers_folder(path), placement)
+        key, lambda: handles_from_checkpoint(load_diffusers_folder(path), placement, manager, Path(path).name)
     )
 
 
@@ -115,9 +135,9 @@ def load_vae_handle(path: str | Path, services: Any = None) -> VaeHandle:
         FileNotFoundError, nodes.models.checkpoint.CheckpointError: unreadable file, missing or
             unexpected keys; nodes.models.info.DetectionError: not a VAE (the message lists the keys).
     """
-    placement = runtime_placement(services)
+    placement, manager = runtime_placement(services), model_manager(services)
     key = ("vae", *file_signature(path), placement.key)
-    return model_cache(services).get_or_load(key, lambda: _load_vae_file(Path(path), placement))
+    return model_cache(services).get_or_load(key, lambda: _load_vae_file(Path(path), placement, manager))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -172,7 +192,7 @@ def vae_scaling_factor(path: Path, metadata: Mapping[str, str]) -> tuple[float, 
     return SCALING_FACTORS["sd1"], "default (SD1/SD2)"
 
 
-def _load_vae_file(path: Path, placement: Placement) -> VaeHandle:
+def _load_vae_file(path: Path, placement: Placement, manager: ModelManager | None = None) -> VaeHandle:
     from accelerate import init_empty_weights
     from diffusers import AutoencoderKL
     from diffusers.loaders.single_file_utils import convert_ldm_vae_checkpoint
@@ -197,4 +217,5 @@ def _load_vae_file(path: Path, placement: Placement) -> VaeHandle:
     assign_state_dict(vae, convert_ldm_vae_checkpoint(ldm, config), f"VAE file {path.name}")
     vae.requires_grad_(False).eval()
     logger.info("VAE %s: scaling factor %s from %s", path.name, scale, source)
-    return VaeHandle(_place(vae, placement.device, placement.vae_dtype), scale, 0.0, source)
+    device = placement.device if manager is None else manager.offload_device
+    return VaeHandle.create(_place(vae, device, placement.vae_dtype), scale, 0.0, source, manager, f"{path.name}:vae")

@@ -11,7 +11,9 @@ precision      UNet and text encoders               VAE
                                                     overflow in fp16)
 =============  ===================================  ==========================================
 
-``device = "auto"`` picks CUDA, then MPS, then the CPU; any other value is a torch device string.
+``device = "auto"`` picks CUDA, then MPS, then the CPU; any other value is a torch device string.  Where
+the weights *are* at a given moment is the model manager's business (:mod:`nodes.memory`): loaders put
+them on its offload device in these dtypes and it moves them to this device when they are used.
 """
 
 from __future__ import annotations
@@ -70,10 +72,18 @@ def resolve_placement(device: str = "auto", precision: str = "auto") -> Placemen
 
 
 def runtime_placement(services: Any = None) -> Placement:
-    """The placement from ``services.settings`` (the running node's runtime); defaults when there is none."""
+    """The placement from ``services.settings`` (the running node's runtime); defaults when there is none.
+
+    With a model manager (``services.services["models"]``) the compute device is the manager's, so the
+    dtypes follow the device the models will run on (``--cpu`` gives fp32 whatever the machine has).
+    """
+    from nodes.memory import model_manager
+
     if services is None:
         from graph.context import runtime
 
         services = runtime()
     settings = getattr(services, "settings", None)
-    return resolve_placement(getattr(settings, "device", "auto"), getattr(settings, "precision", "auto"))
+    manager = model_manager(services)
+    device = str(manager.compute_device) if manager is not None else getattr(settings, "device", "auto")
+    return resolve_placement(device, getattr(settings, "precision", "auto"))

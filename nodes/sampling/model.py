@@ -132,6 +132,8 @@ class DiffusionModel:
         latent_channels: channels of the latent space (4 for SD1/SD2/SDXL).
         latent_scale, latent_shift: LATENT values hold the VAE's own latents, as in ComfyUI; the UNet works
             on ``(latent - shift) * scale`` (0.18215 for SD1/SD2, 0.13025 for SDXL). See :meth:`latent_in`.
+        compute_device: where inputs go; None: where the UNet's first weight is. The model manager sets it,
+            since a UNet streamed block by block keeps some weights on the offload device between calls.
 
     Raises:
         ValueError: an unknown ``prediction_type`` or ``beta_schedule``.
@@ -144,6 +146,7 @@ class DiffusionModel:
     latent_channels: int = 4
     latent_scale: float = 1.0
     latent_shift: float = 0.0
+    compute_device: torch.device | None = None
 
     def latent_in(self, samples: torch.Tensor) -> torch.Tensor:
         """VAE latents (what LATENT carries) -> the UNet's latent space (ComfyUI's process_latent_in)."""
@@ -180,7 +183,7 @@ class DiffusionModel:
 
     @property
     def device(self) -> torch.device:
-        return next(self.unet.parameters()).device
+        return self.compute_device if self.compute_device is not None else next(self.unet.parameters()).device
 
     @property
     def dtype(self) -> torch.dtype:

@@ -3,7 +3,9 @@
 ``tiny_base`` is a base folder laid out as the shipped workflows expect: the tiny random-weight SD1
 checkpoint of ``tests/resources/tiny_models.py`` under the embedded model's name
 (``models/checkpoints/latentloom-tiny.safetensors``), a small kohya LoRA for it under the LoRA workflow's
-name, and ``input/example.png`` (64x64, with a transparent square for inpainting).
+name, the tiny prior, decoder, cascade and CLIP folders of ``tests/cascade/tiny_stacks.py`` under the
+names the dalle2-style, imagen-style and best-of-n workflows use, and ``input/example.png`` (64x64, with a
+transparent square for inpainting).
 """
 
 from __future__ import annotations
@@ -54,11 +56,13 @@ def tiny_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``models/`` with the tiny checkpoint and LoRA under the names the shipped workflows expect."""
     from safetensors.torch import save_file
 
+    from tests.cascade.tiny_stacks import write_model_folders
     from tests.diffusion.lora_files import kohya_sd1
     from tests.resources.tiny_models import export_single_file
 
     models = tmp_path_factory.mktemp("workflow_models") / "models"
     export_single_file(models / "checkpoints" / CHECKPOINT, "sd1")
+    write_model_folders(models)  # priors, decoders, cascades, clip_models for the dalle2/imagen/best-of-n files
     (models / "loras").mkdir(parents=True)
     save_file(kohya_sd1()[0], str(models / "loras" / LORA))
     return models

@@ -1,8 +1,14 @@
-"""KSampler: denoise a latent with a model, positive and negative conditioning (ComfyUI's node)."""
+"""KSampler: denoise a latent with a model, positive and negative conditioning (ComfyUI's node).
+
+The model manager keeps the UNet resident (or streams it) and reserves the working memory of one step,
+estimated from the latent area, the batch and whether guidance doubles it
+(:func:`nodes.memory.estimates.sampling_memory`); out of memory, it retries once with more of the UNet
+streamed.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from nodes.api import Conditioning, Latent, Model, OutputInfo, Range, Widget, node
 from nodes.builtin.sampling.step_reports import step_callback
@@ -34,11 +40,14 @@ def ksampler(
     """Sample with KSampler semantics (comfyui-reference 7.1 and 7.2)."""
     from nodes.sampling import ksampler as sample
 
-    with model.use() as diffusion:
+    def run(diffusion: Any) -> Any:
         return sample(
             diffusion, seed, steps, cfg, sampler_name, scheduler, positive, negative, latent_image, denoise,
             callback=step_callback(diffusion.family),
         )
+
+    working = model.sampling_memory(latent_image["samples"].shape, cfg)
+    return model.run(run, working=working, what="KSampler")
 
 
 LATENTLOOM_NODES = [ksampler]

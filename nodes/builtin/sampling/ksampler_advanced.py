@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from nodes.api import Conditioning, Latent, Model, Range, Widget, node
 from nodes.builtin.sampling.ksampler import SEED, SamplerName, SchedulerName
@@ -37,11 +37,14 @@ def ksampler_advanced(
     """Sample a slice of the schedule (comfyui-reference 7.3)."""
     from nodes.sampling import ksampler_advanced as sample
 
-    with model.use() as diffusion:
+    def run(diffusion: Any) -> Any:
         return sample(
             diffusion, add_noise, noise_seed, steps, cfg, sampler_name, scheduler, positive, negative, latent_image,
             start_at_step, end_at_step, return_with_leftover_noise, callback=step_callback(diffusion.family),
         )
+
+    working = model.sampling_memory(latent_image["samples"].shape, cfg)
+    return model.run(run, working=working, what="KSamplerAdvanced")
 
 
 LATENTLOOM_NODES = [ksampler_advanced]

@@ -1,4 +1,9 @@
-"""VAEDecode: latents to images ("VAE Decode")."""
+"""VAEDecode: latents to images ("VAE Decode").
+
+The model manager reserves the decode's working memory (from the output pixels,
+:func:`nodes.memory.estimates.vae_decode_memory`); if the device still runs out of memory, idle models
+are unloaded and the decode is retried once in tiles (:class:`nodes.models.handles.VaeHandle`).
+"""
 
 from typing import Annotated
 

@@ -1,7 +1,8 @@
 """VAEEncode: images to latents ("VAE Encode").
 
 The image is centre-cropped to a multiple of 8 pixels (as ComfyUI does) and encoded to the mean of the
-VAE's latent distribution, so the result is deterministic.
+VAE's latent distribution, so the result is deterministic.  As for VAEDecode, the working memory is
+reserved from the pixels and an out-of-memory error is retried once in tiles.
 """
 
 from nodes.api import Image, Latent, Vae, node
