@@ -37,6 +37,7 @@ from __future__ import annotations
 import json
 import logging
 import pickle
+import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -140,13 +141,16 @@ class LoadedCheckpoint:
 # Reading files
 
 
-def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+def load_state_dict(path: str | Path, dtype: torch.dtype | None = None) -> dict[str, torch.Tensor]:
     """Read a single-file checkpoint's tensors without copying them.
 
     Args:
         path: ``.safetensors`` (memory-mapped via ``safe_open``) or ``.ckpt`` / ``.pt`` / ``.pth`` /
             ``.bin`` (``torch.load(weights_only=True, mmap=True)``; a top-level ``"state_dict"`` entry,
             nested or not, is unwrapped).
+        dtype: when given and a ``.safetensors`` file stores floats in another dtype, the tensors are read
+            one by one with plain file reads and cast as they arrive (see :func:`read_safetensors_cast`),
+            so peak memory is the cast result alone instead of the result plus the mapped file.
 
     Returns:
         key -> tensor, on the CPU.
@@ -162,6 +166,8 @@ def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     if suffix in SAFETENSORS_SUFFIXES:
         from safetensors import safe_open
 
+        if dtype is not None and _stored_float_dtypes(path) - {dtype}:
+            return read_safetensors_cast(path, dtype)
         with safe_open(str(path), framework="pt", device="cpu") as handle:
             return {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118 (not a dict)
     if suffix in PICKLE_SUFFIXES:
@@ -195,6 +201,54 @@ def _unwrap_pickle(obj: Any, path: Path) -> dict[str, torch.Tensor]:
     if dropped:
         logger.warning("%s: ignoring non-tensor entries %s", path, dropped[:10])
     return {k: v for k, v in obj.items() if isinstance(v, torch.Tensor)}
+
+
+_SAFETENSORS_DTYPES = {
+    "F64": "float64", "F32": "float32", "F16": "float16", "BF16": "bfloat16", "I64": "int64", "I32": "int32",
+    "I16": "int16", "I8": "int8", "U8": "uint8", "BOOL": "bool",
+}
+
+
+def _safetensors_header(handle: Any) -> tuple[dict[str, Any], int]:
+    (length,) = struct.unpack("<Q", handle.read(8))
+    header = json.loads(handle.read(length))
+    header.pop("__metadata__", None)
+    return header, 8 + length
+
+
+def _stored_float_dtypes(path: Path) -> set[torch.dtype]:
+    """The floating-point dtypes a ``.safetensors`` file stores (from its header alone)."""
+    import torch
+
+    with open(path, "rb") as handle:
+        header, _ = _safetensors_header(handle)
+    kinds = {getattr(torch, _SAFETENSORS_DTYPES.get(t["dtype"], "float32")) for t in header.values()}
+    return {k for k in kinds if k.is_floating_point}
+
+
+def read_safetensors_cast(path: str | Path, dtype: torch.dtype) -> dict[str, torch.Tensor]:
+    """Read every tensor of a ``.safetensors`` file with plain reads, casting floats to ``dtype``.
+
+    Each tensor's bytes are read into a buffer that is dropped once cast, so memory holds the cast tensors
+    plus one tensor in flight; a memory map would keep every page it touched resident until the end.
+    """
+    import torch
+
+    out: dict[str, torch.Tensor] = {}
+    with open(path, "rb") as handle:
+        header, base = _safetensors_header(handle)
+        for key, entry in sorted(header.items(), key=lambda kv: kv[1]["data_offsets"][0]):
+            start, end = entry["data_offsets"]
+            stored = getattr(torch, _SAFETENSORS_DTYPES[entry["dtype"]])
+            if end == start:
+                out[key] = torch.empty(entry["shape"], dtype=stored)
+                continue
+            buffer = bytearray(end - start)
+            handle.seek(base + start)
+            handle.readinto(buffer)
+            tensor = torch.frombuffer(buffer, dtype=stored).reshape(entry["shape"])
+            out[key] = tensor.to(dtype) if tensor.is_floating_point() and stored != dtype else tensor
+    return out
 
 
 def read_metadata(path: str | Path) -> dict[str, str]:
@@ -237,7 +291,7 @@ def load_checkpoint(
         CheckpointKeyError: missing or unexpected keys (all of them, in single-file names).
         CheckpointError: the file cannot be read.
     """
-    state_dict = load_state_dict(path)
+    state_dict = load_state_dict(path, dtype)
     return checkpoint_from_state_dict(state_dict, read_metadata(path), dtype=dtype, device=device, overrides=overrides)
 
 

@@ -107,8 +107,10 @@ def load_checkpoint_handles(path: str | Path, services: Any = None) -> Loaded:
 
     placement, manager = runtime_placement(services), model_manager(services)
     key = ("checkpoint", *file_signature(path), placement.key)
+    # Cast while reading when one dtype serves every component: peak memory is then the result alone.
+    cast = placement.dtype if placement.dtype == placement.vae_dtype else None
     return model_cache(services).get_or_load(
-        key, lambda: handles_from_checkpoint(load_checkpoint(path), placement, manager, Path(path).name)
+        key, lambda: handles_from_checkpoint(load_checkpoint(path, dtype=cast), placement, manager, Path(path).name)
     )
 
 

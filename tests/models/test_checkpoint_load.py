@@ -214,3 +214,20 @@ def test_exporter_checks_its_inputs(tiny_models, tmp_path):
         save_checkpoint(tmp_path / "x.safetensors", tiny.unet, tiny.vae, tiny.text_encoders[::-1], "sdxl")
     with pytest.raises(ValueError, match="family"):
         save_checkpoint(tmp_path / "x.safetensors", tiny.unet, tiny.vae, tiny.text_encoders, "sd3")  # type: ignore[arg-type]
+
+
+def test_cast_while_reading_matches_cast_after_loading(tmp_path: Path) -> None:
+    import torch
+    from safetensors.torch import save_file
+
+    from nodes.models.checkpoint import load_state_dict, read_safetensors_cast
+
+    tensors = {"a": torch.randn(3, 4).to(torch.float16), "b": torch.arange(5), "c": torch.empty(0, 2, dtype=torch.float16)}
+    path = tmp_path / "t.safetensors"
+    save_file(tensors, str(path))
+    cast = read_safetensors_cast(path, torch.float32)
+    assert cast["a"].dtype == torch.float32 and torch.equal(cast["a"], tensors["a"].float())
+    assert cast["b"].dtype == torch.int64 and torch.equal(cast["b"], tensors["b"])
+    assert cast["c"].shape == (0, 2)
+    assert load_state_dict(path, torch.float32)["a"].dtype == torch.float32  # another dtype: read and cast
+    assert load_state_dict(path, torch.float16)["a"].dtype == torch.float16  # same dtype: memory-mapped
