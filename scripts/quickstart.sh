@@ -4,4 +4,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
-exec .venv/bin/latentloom run workflows/hello.json "$@"
+exec .venv/bin/latentloom run workflows/txt2img.json "$@"
