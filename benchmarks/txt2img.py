@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -114,23 +115,23 @@ def first_run(base: Path, ckpt: str, args: argparse.Namespace) -> tuple[float, f
     return seconds, max(peak, before) / (1 << 20)
 
 
-def warm_engine(base: Path, ckpt: str, args: argparse.Namespace) -> tuple[float, Any]:
+def warm_engine(base: Path, ckpt: str, args: argparse.Namespace) -> tuple[Callable[[int], None], Any]:
+    """A function that makes one image with a warm engine (model loaded, prompts encoded), and the runtime."""
     from nodes.runtime import Settings, build_runtime
 
     runtime = build_runtime(Settings(base_dir=str(base), precision=args.precision, entry_points=False))
     engine = runtime.engine
     engine.run(workflow(ckpt, args.steps, args.res, 0))  # load and encode once
-    times = []
-    for seed in range(1, args.repeat + 1):
-        start = time.perf_counter()
+
+    def one(seed: int) -> None:
         result = engine.run(workflow(ckpt, args.steps, args.res, seed))
-        times.append(time.perf_counter() - start)
         assert set(result.executed) == {"3", "8", "9"}, result.executed
-    return statistics.median(times), runtime
+
+    return one, runtime
 
 
-def plain_loop(runtime: Any, ckpt: str, args: argparse.Namespace) -> float:
-    """The same image written directly against the diffusers modules the engine loaded."""
+def plain_loop(runtime: Any, ckpt: str, args: argparse.Namespace) -> Callable[[int], None]:
+    """A function that makes the same image written directly against the diffusers modules."""
     import torch
     from diffusers import EulerDiscreteScheduler
     from PIL import Image
@@ -145,9 +146,8 @@ def plain_loop(runtime: Any, ckpt: str, args: argparse.Namespace) -> float:
         context = text_encoder(ids).last_hidden_state
     scheduler = EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear")
     out = Path(tempfile.mkdtemp())
-    times = []
-    for seed in range(1, args.repeat + 1):
-        start = time.perf_counter()
+
+    def one(seed: int) -> None:
         with torch.inference_mode():
             generator = torch.Generator("cpu").manual_seed(seed)
             latents = torch.randn((1, 4, args.res // 8, args.res // 8), generator=generator, dtype=torch.float32)
@@ -162,8 +162,19 @@ def plain_loop(runtime: Any, ckpt: str, args: argparse.Namespace) -> float:
             buffer = io.BytesIO()
             Image.fromarray(pixels).save(buffer, format="PNG", compress_level=4)
             (out / f"plain_{seed}.png").write_bytes(buffer.getvalue())
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+
+    return one
+
+
+def interleaved(engine_one: Callable[[int], None], plain_one: Callable[[int], None], repeat: int) -> tuple[float, float]:
+    """Median seconds per image of each, runs alternating so that load changes hit both alike."""
+    engine_times, plain_times = [], []
+    for seed in range(1, repeat + 1):
+        for one, times in ((engine_one, engine_times), (plain_one, plain_times)):
+            start = time.perf_counter()
+            one(seed)
+            times.append(time.perf_counter() - start)
+    return statistics.median(engine_times), statistics.median(plain_times)
 
 
 def main() -> None:
@@ -171,7 +182,7 @@ def main() -> None:
     parser.add_argument("--sizes", nargs="+", default=["tiny", "sd15"], choices=["tiny", "sd15"])
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--res", type=int, default=64)
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=10)
     parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
     args = parser.parse_args()
     import torch
@@ -182,8 +193,8 @@ def main() -> None:
         base = Path(tempfile.mkdtemp(prefix=f"latentloom-bench-{size}-"))
         ckpt = tiny_checkpoint(base) if size == "tiny" else sd15_checkpoint(base)
         cold, peak = first_run(base, ckpt, args)
-        warm, runtime = warm_engine(base, ckpt, args)
-        plain = plain_loop(runtime, ckpt, args)
+        engine_one, runtime = warm_engine(base, ckpt, args)
+        warm, plain = interleaved(engine_one, plain_loop(runtime, ckpt, args), args.repeat)
         print(f"{size:>5}: first run {cold:6.2f} s (peak RSS {peak:.2f} GiB)   warm {warm:7.3f} s/image   "
               f"plain diffusers loop {plain:7.3f} s/image   ratio {warm / plain:.3f}")
 

@@ -229,25 +229,29 @@ def _stored_float_dtypes(path: Path) -> set[torch.dtype]:
 def read_safetensors_cast(path: str | Path, dtype: torch.dtype) -> dict[str, torch.Tensor]:
     """Read every tensor of a ``.safetensors`` file with plain reads, casting floats to ``dtype``.
 
-    Each tensor's bytes are read into a buffer that is dropped once cast, so memory holds the cast tensors
-    plus one tensor in flight; a memory map would keep every page it touched resident until the end.
+    Each tensor's bytes are read into one scratch buffer, sized for the largest tensor and reused, and cast
+    from there into its own tensor, so memory holds the cast tensors plus that buffer; a memory map would
+    keep every page it touched resident until the end.
     """
     import torch
 
     out: dict[str, torch.Tensor] = {}
     with open(path, "rb") as handle:
         header, base = _safetensors_header(handle)
-        for key, entry in sorted(header.items(), key=lambda kv: kv[1]["data_offsets"][0]):
+        entries = sorted(header.items(), key=lambda kv: kv[1]["data_offsets"][0])
+        largest = max((e["data_offsets"][1] - e["data_offsets"][0] for _, e in entries), default=0)
+        scratch = torch.empty(largest, dtype=torch.uint8)  # not zero-filled: every byte used is read first
+        view = memoryview(scratch.numpy())
+        for key, entry in entries:
             start, end = entry["data_offsets"]
             stored = getattr(torch, _SAFETENSORS_DTYPES[entry["dtype"]])
-            if end == start:
-                out[key] = torch.empty(entry["shape"], dtype=stored)
-                continue
-            buffer = bytearray(end - start)
+            size = end - start
             handle.seek(base + start)
-            handle.readinto(buffer)
-            tensor = torch.frombuffer(buffer, dtype=stored).reshape(entry["shape"])
-            out[key] = tensor.to(dtype) if tensor.is_floating_point() and stored != dtype else tensor
+            if handle.readinto(view[:size]) != size:
+                raise CheckpointError(f"{path}: tensor {key!r} ends past the end of the file")
+            raw = scratch[:size].view(stored).reshape(entry["shape"])
+            target = dtype if raw.is_floating_point() else stored
+            out[key] = torch.empty(entry["shape"], dtype=target).copy_(raw)
     return out
 
 

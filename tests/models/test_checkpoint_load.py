@@ -231,3 +231,18 @@ def test_cast_while_reading_matches_cast_after_loading(tmp_path: Path) -> None:
     assert cast["c"].shape == (0, 2)
     assert load_state_dict(path, torch.float32)["a"].dtype == torch.float32  # another dtype: read and cast
     assert load_state_dict(path, torch.float16)["a"].dtype == torch.float16  # same dtype: memory-mapped
+
+
+def test_cast_while_reading_reports_a_truncated_file(tmp_path: Path) -> None:
+    import torch
+    from safetensors.torch import save_file
+
+    from nodes.models.checkpoint import CheckpointError, read_safetensors_cast
+
+    path = tmp_path / "t.safetensors"
+    save_file({"small": torch.ones(2, dtype=torch.float16), "big": torch.randn(64, 64).to(torch.float16)}, str(path))
+    cast = read_safetensors_cast(path, torch.float32)  # the scratch buffer is reused across tensors
+    assert torch.equal(cast["small"], torch.ones(2)) and cast["big"].shape == (64, 64)
+    path.write_bytes(path.read_bytes()[:-100])
+    with pytest.raises(CheckpointError, match="'big'"):
+        read_safetensors_cast(path, torch.float32)
