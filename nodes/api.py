@@ -33,6 +33,10 @@ The function may return a plain value (one output), a tuple (several), :class:`R
 and/or ``expand``) or an :class:`~graph.spec.ExecutionBlocker`. It stays a plain Python function; its
 :class:`~graph.spec.NodeSpec` is :func:`spec_of(fn) <spec_of>`. :class:`GraphBuilder` writes API-format
 graphs in Python, for expanding nodes and for tests.
+
+Loader nodes name models in the application's folders with ``Choices(model_choices("loras"))``,
+``fingerprint=file_fingerprint("loras", "lora_name")`` (or ``folder_fingerprint`` for a diffusers folder)
+and :func:`find_model`; see :mod:`nodes.model_inputs`.
 """
 
 from __future__ import annotations
@@ -57,12 +61,14 @@ from graph.spec import (
 )
 from graph.workflow import Link
 from nodes.builder import GraphBuilder, NodeHandle
+from nodes.model_inputs import file_fingerprint, find_model, folder_fingerprint, load_folder, model_choices
 
 __all__ = [
     "AnyType", "Audio", "Choices", "Clip", "ClipVision", "ClipVisionOutput", "Conditioning", "ControlNet",
     "ExecutionBlocker", "GraphBuilder", "Guider", "Hidden", "Image", "Latent", "Lazy", "Link", "ListOutput",
     "Mask", "Model", "NodeHandle", "Noise", "OutputInfo", "Port", "Range", "RawLink", "Result", "Sampler",
-    "Sigmas", "UpscaleModel", "Vae", "Video", "Widget", "make_output", "node", "spec_from_function", "spec_of",
+    "Sigmas", "UpscaleModel", "Vae", "Video", "Widget", "file_fingerprint", "find_model", "folder_fingerprint",
+    "load_folder", "make_output", "model_choices", "node", "spec_from_function", "spec_of",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])

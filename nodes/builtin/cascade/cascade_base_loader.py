@@ -8,24 +8,10 @@ new prompt, and released after (:mod:`nodes.models.cascade`).
 
 from typing import Annotated, Any, NamedTuple
 
-from graph.context import runtime
-from nodes.api import Choices, OutputInfo, Port, Widget, node
+from nodes.api import Choices, OutputInfo, Port, Widget, folder_fingerprint, load_folder, model_choices, node
 
 _NODE = "CascadeBaseLoader"
 _KIND = "cascades"
-
-
-def cascade_folders() -> list[str]:
-    """Folders with a ``model_index.json`` under models/cascades (the COMBO's choices)."""
-    services = runtime()
-    return [] if services is None else services.folders.list_models(_KIND)
-
-
-def _fingerprint(model_path: str) -> str:
-    from nodes.models.cache import file_signature
-
-    _, newest, size = file_signature(runtime().folders.find_model(_KIND, model_path))
-    return f"{newest}:{size}"
 
 
 class CascadeBase(NamedTuple):
@@ -38,26 +24,15 @@ class CascadeBase(NamedTuple):
     display_name="Load Cascade Base (Imagen / IF stage I)",
     category="loaders/cascade",
     description="Loads the base stage of a pixel-space cascade (DeepFloyd IF stage I): T5 encoder and 64 px UNet.",
-    fingerprint=_fingerprint,
+    fingerprint=folder_fingerprint(_KIND, "model_path"),
 )
 def cascade_base_loader(
-    model_path: Annotated[str, Choices(cascade_folders), Widget(tooltip="A folder under models/cascades.")],
+    model_path: Annotated[str, Choices(model_choices(_KIND)), Widget(tooltip="A folder under models/cascades.")],
 ) -> CascadeBase:
     """Load a stage-I cascade folder."""
     from nodes.models.cascade import load_cascade_base
-    from nodes.models.parts import load_cached
 
-    services = runtime()
-    if services is None:
-        raise RuntimeError(f"{_NODE} needs the application's folders; run it through an Engine built by build_runtime")
-    try:
-        path = services.folders.find_model(_KIND, model_path)
-    except FileNotFoundError as exc:
-        raise FileNotFoundError(f"{_NODE}: model_path {model_path!r}: {exc}") from exc
-    try:
-        t5, model = load_cached("cascade-base", path, services, load_cascade_base)
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"{_NODE}: model_path {model_path!r} is not a stage-I cascade folder: {exc}") from exc
+    t5, model = load_folder(_NODE, _KIND, model_path, "cascade-base", load_cascade_base, "a stage-I cascade folder")
     return CascadeBase(t5, model)
 
 

@@ -8,24 +8,20 @@ transformers ``CLIPModel`` folder with a ``model_index.json`` beside its ``confi
 
 from typing import Annotated, Any, NamedTuple
 
-from graph.context import runtime
-from nodes.api import Choices, ClipVision, OutputInfo, Port, Widget, node
+from nodes.api import (
+    Choices,
+    ClipVision,
+    OutputInfo,
+    Port,
+    Widget,
+    folder_fingerprint,
+    load_folder,
+    model_choices,
+    node,
+)
 
 _NODE = "CLIPJointLoader"
 _KIND = "clip_models"
-
-
-def clip_folders() -> list[str]:
-    """Folders with a ``model_index.json`` under models/clip_models (the COMBO's choices)."""
-    services = runtime()
-    return [] if services is None else services.folders.list_models(_KIND)
-
-
-def _fingerprint(model_path: str) -> str:
-    from nodes.models.cache import file_signature
-
-    _, newest, size = file_signature(runtime().folders.find_model(_KIND, model_path))
-    return f"{newest}:{size}"
 
 
 class ClipJoint(NamedTuple):
@@ -38,26 +34,15 @@ class ClipJoint(NamedTuple):
     display_name="Load CLIP (text + vision)",
     category="loaders/clip",
     description="Loads a CLIP model with text and vision towers and their projections into the joint space.",
-    fingerprint=_fingerprint,
+    fingerprint=folder_fingerprint(_KIND, "model_path"),
 )
 def clip_joint_loader(
-    model_path: Annotated[str, Choices(clip_folders), Widget(tooltip="A folder under models/clip_models.")],
+    model_path: Annotated[str, Choices(model_choices(_KIND)), Widget(tooltip="A folder under models/clip_models.")],
 ) -> ClipJoint:
     """Load a CLIP model folder."""
     from nodes.models.clip_joint import load_clip_joint
-    from nodes.models.parts import load_cached
 
-    services = runtime()
-    if services is None:
-        raise RuntimeError(f"{_NODE} needs the application's folders; run it through an Engine built by build_runtime")
-    try:
-        path = services.folders.find_model(_KIND, model_path)
-    except FileNotFoundError as exc:
-        raise FileNotFoundError(f"{_NODE}: model_path {model_path!r}: {exc}") from exc
-    try:
-        text, vision = load_cached("clip-joint", path, services, load_clip_joint)
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"{_NODE}: model_path {model_path!r} is not a CLIP model folder: {exc}") from exc
+    text, vision = load_folder(_NODE, _KIND, model_path, "clip-joint", load_clip_joint, "a CLIP model folder")
     return ClipJoint(text, vision)
 
 

@@ -9,21 +9,9 @@ dtype); the fingerprint (file time and size) makes a replaced file load again.
 
 from typing import Annotated
 
-from graph.context import runtime
-from nodes.api import Choices, Clip, Model, OutputInfo, Vae, Widget, node
+from nodes.api import Choices, Clip, Model, OutputInfo, Vae, Widget, file_fingerprint, find_model, model_choices, node
 
 _NODE = "CheckpointLoaderSimple"
-
-
-def checkpoint_names() -> list[str]:
-    """Files in the checkpoints folders (the COMBO's choices)."""
-    services = runtime()
-    return [] if services is None else services.folders.list_models("checkpoints")
-
-
-def _fingerprint(ckpt_name: str) -> str:
-    stat = runtime().folders.find_model("checkpoints", ckpt_name).stat()
-    return f"{stat.st_mtime_ns}:{stat.st_size}"
 
 
 @node(
@@ -31,10 +19,10 @@ def _fingerprint(ckpt_name: str) -> str:
     display_name="Load Checkpoint",
     category="loaders",
     description="Loads a diffusion model checkpoint; diffusion models denoise latents.",
-    fingerprint=_fingerprint,
+    fingerprint=file_fingerprint("checkpoints", "ckpt_name"),
 )
 def checkpoint_loader_simple(
-    ckpt_name: Annotated[str, Choices(checkpoint_names), Widget(tooltip="The name of the checkpoint (model) to load.")],
+    ckpt_name: Annotated[str, Choices(model_choices("checkpoints")), Widget(tooltip="The name of the checkpoint (model) to load.")],
 ) -> tuple[
     Annotated[Model, OutputInfo(tooltip="The model used for denoising latents.")],
     Annotated[Clip, OutputInfo(tooltip="The CLIP model used for encoding text prompts.")],
@@ -43,13 +31,7 @@ def checkpoint_loader_simple(
     """Load a checkpoint as MODEL, CLIP and VAE."""
     from nodes.models.loading import load_checkpoint_handles
 
-    services = runtime()
-    if services is None:
-        raise RuntimeError(f"{_NODE} needs the application's folders; run it through an Engine built by build_runtime")
-    try:
-        path = services.folders.find_model("checkpoints", ckpt_name)
-    except FileNotFoundError as exc:
-        raise FileNotFoundError(f"{_NODE}: ckpt_name {ckpt_name!r}: {exc}") from exc
+    services, path = find_model(_NODE, "checkpoints", "ckpt_name", ckpt_name)
     try:
         loaded = load_checkpoint_handles(path, services)
     except Exception as exc:

@@ -8,18 +8,11 @@ strength of 0 leaves that part as it is (both 0: the file is not even read).
 
 from typing import Annotated
 
-from graph.context import runtime
-from nodes.api import Choices, Clip, Model, OutputInfo, Range, Widget, node
+from nodes.api import Choices, Clip, Model, OutputInfo, Range, Widget, find_model, model_choices, node
 
 _STRENGTH_MODEL = "How strongly to modify the diffusion model. This value can be negative."
 _STRENGTH_CLIP = "How strongly to modify the CLIP model. This value can be negative."
 _NODE = "LoraLoader"
-
-
-def lora_names() -> list[str]:
-    """Files in the loras folders (the COMBO's choices)."""
-    services = runtime()
-    return [] if services is None else services.folders.list_models("loras")
 
 
 @node(
@@ -32,7 +25,7 @@ def lora_names() -> list[str]:
 def lora_loader(
     model: Annotated[Model, Widget(tooltip="The diffusion model the LoRA will be applied to.")],
     clip: Annotated[Clip, Widget(tooltip="The CLIP model the LoRA will be applied to.")],
-    lora_name: Annotated[str, Choices(lora_names), Widget(tooltip="The name of the LoRA.")],
+    lora_name: Annotated[str, Choices(model_choices("loras")), Widget(tooltip="The name of the LoRA.")],
     strength_model: Annotated[
         float, Range(-100.0, 100.0, step=0.01), Widget(tooltip=_STRENGTH_MODEL)
     ] = 1.0,
@@ -48,13 +41,7 @@ def lora_loader(
 
     if strength_model == 0 and strength_clip == 0:
         return model, clip
-    services = runtime()
-    if services is None:
-        raise RuntimeError(f"{_NODE} needs the application's folders; run it through an Engine built by build_runtime")
-    try:
-        path = services.folders.find_model("loras", lora_name)
-    except FileNotFoundError as exc:
-        raise FileNotFoundError(f"{_NODE}: lora_name {lora_name!r}: {exc}") from exc
+    _, path = find_model(_NODE, "loras", "lora_name", lora_name)
     try:
         new_model, new_clip = load_lora_for_models(path, model, clip, strength_model, strength_clip)
     except Exception as exc:

@@ -8,37 +8,19 @@ metadata, an ``xl`` in the file name for SDXL, else SD1/SD2's 0.18215).
 
 from typing import Annotated
 
-from graph.context import runtime
-from nodes.api import Choices, Vae, Widget, node
+from nodes.api import Choices, Vae, Widget, file_fingerprint, find_model, model_choices, node
 
 _NODE = "VAELoader"
 
 
-def vae_names() -> list[str]:
-    """Files in the vae folders (the COMBO's choices)."""
-    services = runtime()
-    return [] if services is None else services.folders.list_models("vae")
-
-
-def _fingerprint(vae_name: str) -> str:
-    stat = runtime().folders.find_model("vae", vae_name).stat()
-    return f"{stat.st_mtime_ns}:{stat.st_size}"
-
-
-@node(_NODE, display_name="Load VAE", category="loaders", fingerprint=_fingerprint)
+@node(_NODE, display_name="Load VAE", category="loaders", fingerprint=file_fingerprint("vae", "vae_name"))
 def vae_loader(
-    vae_name: Annotated[str, Choices(vae_names), Widget(tooltip="A VAE file under models/vae.")],
+    vae_name: Annotated[str, Choices(model_choices("vae")), Widget(tooltip="A VAE file under models/vae.")],
 ) -> Vae:
     """Load a standalone VAE."""
     from nodes.models.loading import load_vae_handle
 
-    services = runtime()
-    if services is None:
-        raise RuntimeError(f"{_NODE} needs the application's folders; run it through an Engine built by build_runtime")
-    try:
-        path = services.folders.find_model("vae", vae_name)
-    except FileNotFoundError as exc:
-        raise FileNotFoundError(f"{_NODE}: vae_name {vae_name!r}: {exc}") from exc
+    services, path = find_model(_NODE, "vae", "vae_name", vae_name)
     try:
         return load_vae_handle(path, services)
     except Exception as exc:

@@ -9,24 +9,10 @@ a folder loaded twice shares its weights (the runtime's model cache).
 
 from typing import Annotated, Any, NamedTuple
 
-from graph.context import runtime
-from nodes.api import Choices, OutputInfo, Port, Widget, node
+from nodes.api import Choices, OutputInfo, Port, Widget, folder_fingerprint, load_folder, model_choices, node
 
 _NODE = "UnCLIPStackLoader"
 _KIND = "priors"
-
-
-def prior_folders() -> list[str]:
-    """Folders with a ``model_index.json`` under models/priors (the COMBO's choices)."""
-    services = runtime()
-    return [] if services is None else services.folders.list_models(_KIND)
-
-
-def _fingerprint(model_path: str) -> str:
-    from nodes.models.cache import file_signature
-
-    _, newest, size = file_signature(runtime().folders.find_model(_KIND, model_path))
-    return f"{newest}:{size}"
 
 
 class UnCLIPStack(NamedTuple):
@@ -42,26 +28,15 @@ class UnCLIPStack(NamedTuple):
     category="loaders/prior",
     description="Loads a DALL-E 2-style diffusers folder (unCLIP / Karlo): CLIP text encoder, prior, decoder "
     "and super-resolution.",
-    fingerprint=_fingerprint,
+    fingerprint=folder_fingerprint(_KIND, "model_path"),
 )
 def unclip_stack_loader(
-    model_path: Annotated[str, Choices(prior_folders), Widget(tooltip="A folder under models/priors.")],
+    model_path: Annotated[str, Choices(model_choices(_KIND)), Widget(tooltip="A folder under models/priors.")],
 ) -> UnCLIPStack:
     """Load an unCLIP folder."""
-    from nodes.models.parts import load_cached
     from nodes.models.unclip import load_unclip_stack
 
-    services = runtime()
-    if services is None:
-        raise RuntimeError(f"{_NODE} needs the application's folders; run it through an Engine built by build_runtime")
-    try:
-        path = services.folders.find_model(_KIND, model_path)
-    except FileNotFoundError as exc:
-        raise FileNotFoundError(f"{_NODE}: model_path {model_path!r}: {exc}") from exc
-    try:
-        stack = load_cached("unclip", path, services, load_unclip_stack)
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"{_NODE}: model_path {model_path!r} is not an unCLIP folder this engine can load: {exc}") from exc
+    stack = load_folder(_NODE, _KIND, model_path, "unclip", load_unclip_stack, "an unCLIP folder this engine can load")
     return UnCLIPStack(stack.text, stack.prior, stack.decoder, stack.super_res)
 
 
